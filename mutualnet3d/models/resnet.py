@@ -7,6 +7,7 @@ torchvision's, so its weights load directly.
 
 from __future__ import annotations
 
+import math
 from typing import Optional
 
 import torch
@@ -65,7 +66,8 @@ class ResNet(SlimClassifier):
         num_classes: classifier outputs.
         base_width: channel multiplier of the full network.
         dropout_rate: dropout before the classifier.
-        width_divisor: active channels of the 4x-wide dimensions are multiples of this.
+        width_divisor: active channels of the 4x-wide dimensions are multiples of this
+            (raised to a multiple of 4 so that the inner quarter stays whole).
     """
 
     head_name = "fc"
@@ -79,8 +81,9 @@ class ResNet(SlimClassifier):
         width_divisor: int = 8,
     ) -> None:
         super().__init__()
-        wide = ChannelRule(divisor=width_divisor)
-        narrow = ChannelRule(divisor=width_divisor, ratio=0.25)
+        divisor = math.lcm(width_divisor, 4)
+        wide = ChannelRule(divisor=divisor)
+        narrow = ChannelRule(divisor=divisor, ratio=0.25)
         inplanes = round(64 * base_width)
         self.conv1 = SlimConv2d(3, inplanes, 7, 2, 3, bias=False, in_rule=None, out_rule=narrow)
         self.bn1 = SlimBatchNorm2d(inplanes, rule=narrow)
