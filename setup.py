@@ -1,0 +1,27 @@
+"""mutualnet3d: MutualNet for video (Slow, SlowFast, X3D) and images, on PyTorchVideo."""
+
+from setuptools import find_packages, setup
+
+setup(
+    name="mutualnet3d",
+    version="0.1.0",
+    description=(
+        "Train one video network that runs at many cost budgets: MutualNet "
+        "(width x spatial x temporal) for Slow, SlowFast, X3D and 2D networks"
+    ),
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    python_requires=">=3.9",
+    packages=find_packages(include=["mutualnet3d", "mutualnet3d.*"]),
+    install_requires=[
+        "torch>=2.1",
+        "torchvision>=0.16",
+        "pytorchvideo>=0.1.5",
+        "fvcore>=0.1.5.post20221221",
+        "av>=10",
+        "iopath>=0.1.9",
+        "simplejson>=3.17",
+    ],
+    extras_require={"test": ["pytest>=7"]},
+)
