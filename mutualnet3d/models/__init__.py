@@ -3,14 +3,17 @@
 Every model module is imported here so that its names are registered.
 """
 
-from . import mobilenet, resnet  # noqa: F401  (registers the models)
+from . import mobilenet, resnet, video  # noqa: F401  (registers the models)
 from .base import SlimClassifier
 from .build import build_model, model_kwargs
 from .mobilenet import MobileNetV1, MobileNetV2
 from .registry import get_model_builder, list_models, register_model
 from .resnet import ResNet, WideResNet
+from .video import AdaptiveFusion, VideoNet
 
 __all__ = [
+    "AdaptiveFusion",
+    "VideoNet",
     "MobileNetV1",
     "MobileNetV2",
     "ResNet",

@@ -1,0 +1,1 @@
+"""Small utilities shared by the models, the engine and the data code."""

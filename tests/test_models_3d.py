@@ -1,0 +1,166 @@
+"""Adaptive Slow, SlowFast and X3D: PyTorchVideo equivalence, Adaptive Fusion, export."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from mutualnet3d.models import AdaptiveFusion, get_model_builder
+from mutualnet3d.slim import (
+    active_channels,
+    calibrate_bn,
+    count_flops,
+    count_params,
+    export_subnet,
+    set_width,
+    stats_key,
+)
+from mutualnet3d.utils.resample import resize_clip, temporal_indices
+
+TINY = ["slow_tiny", "slowfast_tiny", "x3d_tiny"]
+
+
+def _shapes(state_dict):
+    return {k: tuple(v.shape) for k, v in state_dict.items()}
+
+
+def _randomise_bn(model):
+    g = torch.Generator().manual_seed(1)
+    for m in model.modules():
+        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+            m.weight.data.uniform_(0.5, 1.5, generator=g)
+            m.bias.data.uniform_(-0.2, 0.2, generator=g)
+            m.running_mean.uniform_(-0.1, 0.1, generator=g)
+            m.running_var.uniform_(0.5, 1.5, generator=g)
+
+
+def _clip(model, spatial=None, temporal=None, batch=2, seed=0):
+    torch.manual_seed(seed)
+    x = model.example_input(spatial, temporal, batch)
+    return [torch.randn_like(t) for t in x] if isinstance(x, list) else torch.randn_like(x)
+
+
+# --------------------------------------------------------------------------------------
+# Full configuration == PyTorchVideo
+# --------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["slow_r50", "slowfast_r50", "slowfast_r50_8x8", "x3d_m", "x3d_l"])
+def test_full_size_keys_and_shapes_are_pytorchvideo(name):
+    model = get_model_builder(name)()
+    builder, kwargs = model.reference
+    assert _shapes(model.state_dict()) == _shapes(builder(**kwargs).state_dict())
+
+
+@pytest.mark.parametrize("name", TINY)
+def test_pytorchvideo_weights_load_and_logits_match(name):
+    torch.manual_seed(0)
+    model = get_model_builder(name)(num_classes=7, width_divisor=2)
+    builder, kwargs = model.reference
+    reference = builder(**kwargs)
+    _randomise_bn(reference)
+    model.load_state_dict(reference.state_dict(), strict=True)
+    model.eval(), reference.eval()
+    x = _clip(model)
+    with torch.no_grad():
+        expected = reference(list(x) if isinstance(x, list) else x)
+        out = model(x)
+    assert expected.abs().max() > 1e-3
+    torch.testing.assert_close(out, expected, rtol=0, atol=1e-4)
+
+
+@pytest.mark.parametrize(
+    "name, mparams, gflops, rel",
+    [
+        # fvcore's total at 224 px, 400 classes. Slow 8x8: PyTorchVideo's network gives
+        # 41.92 (PySlowFast's zoo: 54.52 at 256 px = 41.7 at 224 in conv + linear).
+        ("slow_r50", 32.45, 41.92, 0.01),
+        ("slowfast_r50", 34.48, 27.8, 0.01),
+        ("x3d_m", 3.79, 4.90, 0.01),
+    ],
+)
+def test_published_video_sizes(name, mparams, gflops, rel):
+    model = get_model_builder(name)()
+    assert count_params(model) / 1e6 == pytest.approx(mparams, rel=rel)
+    x = model.example_input(224)
+    assert count_flops(model, x, ops="all") / 1e9 == pytest.approx(gflops, rel=rel)
+
+
+# --------------------------------------------------------------------------------------
+# Adaptive Fusion
+# --------------------------------------------------------------------------------------
+@pytest.mark.parametrize("width, spatial, temporal", [(1.0, 32, 2), (0.5, 24, 2), (0.75, 32, 1), (0.25, 16, 1)])
+def test_adaptive_fusion_keeps_fast_channels_last(width, spatial, temporal):
+    torch.manual_seed(0)
+    model = get_model_builder("slowfast_tiny")(num_classes=5, width_divisor=2).eval()
+    stem = model.blocks[0]
+    fusion = stem.multipathway_fusion
+    assert isinstance(fusion, AdaptiveFusion)
+    slow, fast = _clip(model, spatial, temporal)
+    with torch.no_grad(), set_width(model, width):
+        x_s = stem.multipathway_blocks[0](slow)
+        x_f = stem.multipathway_blocks[1](fast)
+        fused_s, fused_f = fusion([x_s, x_f])
+        # The Fast branch by hand: conv (time-strided), BN, ReLU, frames, interpolation.
+        f = torch.relu(fusion.norm(fusion.conv_fast_to_slow(x_f)))
+        f = f.index_select(2, temporal_indices(f.shape[2], x_s.shape[2]))
+        if f.shape[3:] != x_s.shape[3:]:
+            f = F.interpolate(f, size=x_s.shape[2:], mode="trilinear", align_corners=False)
+    tail = fusion.conv_fast_to_slow.out_channels
+    assert x_s.shape[1] == active_channels(16, width, model.blocks[1].multipathway_blocks[0]
+                                            .res_blocks[0].branch2.conv_a.out_rule)
+    assert fused_s.shape[1] == x_s.shape[1] + tail
+    torch.testing.assert_close(fused_s[:, :x_s.shape[1]], x_s)
+    torch.testing.assert_close(fused_s[:, -tail:], f)
+    assert fused_f is x_f  # the Fast pathway goes on at full size
+
+    # The conv after the fusion reads [first slow channels | the fused tail] of its weight.
+    conv = model.blocks[1].multipathway_blocks[0].res_blocks[0].branch2.conv_a
+    full_slow = conv.in_channels - tail
+    with torch.no_grad(), set_width(model, width):
+        out = conv(fused_s)
+    weight = torch.cat([conv.weight[:, : x_s.shape[1]], conv.weight[:, full_slow:]], 1)
+    weight = weight[: out.shape[1]]
+    torch.testing.assert_close(out, F.conv3d(fused_s, weight))
+
+
+def test_slowfast_fast_pathway_never_slims():
+    model = get_model_builder("slowfast_tiny")(num_classes=5, width_divisor=2)
+    fast_params = {n: p.numel() for n, p in model.named_parameters() if "multipathway_blocks.1" in n
+                   or "multipathway_fusion" in n}
+    static = export_subnet(model, 0.5)
+    static_params = dict((n, p.numel()) for n, p in static.named_parameters())
+    assert all(static_params[n] == size for n, size in fast_params.items())
+
+
+# --------------------------------------------------------------------------------------
+# Export: the static sub-network equals the adaptive one
+# --------------------------------------------------------------------------------------
+CONFIGS = [(1.0, 32, None), (0.75, 24, 3), (0.5, 16, 2), (0.25, 24, 1)]
+
+
+@pytest.mark.parametrize("name", TINY)
+def test_export_matches_adaptive_network(name):
+    torch.manual_seed(0)
+    model = get_model_builder(name)(num_classes=6, width_divisor=2)
+    _randomise_bn(model)
+    for width, spatial, temporal in CONFIGS:
+        if model.alpha is not None and temporal is not None:
+            temporal = min(temporal, model.num_frames)
+        key = stats_key(width, spatial, temporal)
+        calibrate_bn(model, [_clip(model, spatial, temporal, 3, seed=s) for s in (1, 2)], width, key)
+        model.eval()
+        static = export_subnet(model, width, key)
+        x = _clip(model, spatial, temporal, seed=3)
+        with torch.no_grad(), set_width(model, width, key):
+            expected = model(x)
+            out = static(list(x) if isinstance(x, list) else x)
+        assert expected.abs().max() > 1e-3
+        torch.testing.assert_close(out, expected, rtol=0, atol=1e-4)
+        assert sum(p.numel() for p in static.parameters()) == count_params(model, width)
+        model.train()
+
+
+def test_resize_clip_subsamples_frames_and_resizes_short_side():
+    x = torch.arange(8.0).view(1, 1, 8, 1, 1).expand(1, 3, 8, 4, 6).contiguous()
+    y = resize_clip(x, spatial=2, temporal=3)
+    assert y.shape == (1, 3, 3, 2, 3)
+    assert y[0, 0, :, 0, 0].tolist() == [0.0, 3.0, 7.0]  # linspace(0, 7, 3) -> 0, 3.5, 7
+    assert resize_clip(x) is x
