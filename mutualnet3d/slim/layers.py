@@ -101,14 +101,22 @@ class _SlimConvNd(SlimModule):
         self.in_rule = in_rule
         self.out_rule = out_rule
         self.width = 1.0
+        self._dims_width: Optional[float] = None
+        self._dims: tuple[int, int, int] = (self.in_channels, self.out_channels, self.groups)
+        self._frozen_key: Optional[tuple] = None
+        self._frozen: Optional[tuple] = None
 
     def active_dims(self) -> tuple[int, int, int]:
         """(active input channels, active output channels, active groups)."""
-        active_in = active_channels(self.in_channels, self.width, self.in_rule)
-        if self.groups == 1:
-            return active_in, active_channels(self.out_channels, self.width, self.out_rule), 1
-        groups = active_groups(self.in_channels, active_in, self.groups)
-        return active_in, groups * (self.out_channels // self.groups), groups
+        if self._dims_width != self.width:  # recomputed only when the width changes
+            active_in = active_channels(self.in_channels, self.width, self.in_rule)
+            if self.groups == 1:
+                active_out, groups = active_channels(self.out_channels, self.width, self.out_rule), 1
+            else:
+                groups = active_groups(self.in_channels, active_in, self.groups)
+                active_out = groups * (self.out_channels // self.groups)
+            self._dims, self._dims_width = (active_in, active_out, groups), self.width
+        return self._dims
 
     def active_weight_bias(self) -> tuple[torch.Tensor, Optional[torch.Tensor], int]:
         active_in, active_out, groups = self.active_dims()
@@ -121,11 +129,34 @@ class _SlimConvNd(SlimModule):
             bias = take_channels(bias, 0, self.out_channels, active_out, out_rule)
         return weight, bias, groups
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        weight, bias, groups = self.active_weight_bias()
-        return self._conv(
-            x, weight, bias, self.stride, self.padding, self.dilation, groups
+    def _inference_weight_bias(self) -> tuple[torch.Tensor, Optional[torch.Tensor], int]:
+        """Contiguous copies of the active slices, kept while the weights do not change.
+
+        Without autograd a slice need not be a view; a contiguous copy spares the conv
+        a re-layout of a strided weight at every call (most of the cost of an adaptive
+        forward over a static one for small configurations). Keyed by the width and the
+        tensors' identity and version counters, so in-place updates and device moves
+        invalidate it.
+        """
+        bias = self.bias
+        key = (
+            self.width, self.weight.data_ptr(), self.weight._version,
+            None if bias is None else (bias.data_ptr(), bias._version),
         )
+        if self._frozen_key != key:
+            weight, bias, groups = self.active_weight_bias()
+            self._frozen = (weight.contiguous(), None if bias is None else bias.contiguous(), groups)
+            self._frozen_key = key
+        return self._frozen
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.width >= 1.0:
+            weight, bias, groups = self.weight, self.bias, self.groups
+        elif torch.is_grad_enabled() or torch.jit.is_tracing():
+            weight, bias, groups = self.active_weight_bias()
+        else:
+            weight, bias, groups = self._inference_weight_bias()
+        return self._conv(x, weight, bias, self.stride, self.padding, self.dilation, groups)
 
     def active_parameters(self) -> Iterator[torch.Tensor]:
         weight, bias, _ = self.active_weight_bias()
@@ -317,6 +348,8 @@ class _SlimBatchNormNd(SlimModule):
         self.width = 1.0
         self.stats_key: Optional[str] = None
         self._moments: Optional[_Moments] = None
+        self._features_width: Optional[float] = None
+        self._features = self.num_features
 
     # -- statistics store ---------------------------------------------------------------
     @staticmethod
@@ -356,7 +389,10 @@ class _SlimBatchNormNd(SlimModule):
 
     # -- forward ------------------------------------------------------------------------
     def active_features(self) -> int:
-        return active_channels(self.num_features, self.width, self.rule)
+        if self._features_width != self.width:  # recomputed only when the width changes
+            self._features = active_channels(self.num_features, self.width, self.rule)
+            self._features_width = self.width
+        return self._features
 
     def _take(self, t: Optional[torch.Tensor]) -> Optional[torch.Tensor]:
         if t is None:
