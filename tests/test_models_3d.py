@@ -164,3 +164,42 @@ def test_resize_clip_subsamples_frames_and_resizes_short_side():
     assert y.shape == (1, 3, 3, 2, 3)
     assert y[0, 0, :, 0, 0].tolist() == [0.0, 3.0, 7.0]  # linspace(0, 7, 3) -> 0, 3.5, 7
     assert resize_clip(x) is x
+
+
+# --------------------------------------------------------------------------------------
+# The RoI head (AVA)
+# --------------------------------------------------------------------------------------
+BOXES = torch.tensor([[0, 2.0, 3.0, 20.0, 30.0], [1, 0.0, 0.0, 31.0, 31.0], [1, 5.0, 5.0, 10.0, 12.0]])
+
+
+@pytest.mark.parametrize("name", ["slow_r50_detection", "slowfast_r50_detection"])
+def test_detection_keys_are_pytorchvideo(name):
+    model = get_model_builder(name)()
+    builder, kwargs = model.reference
+    assert _shapes(model.state_dict()) == _shapes(builder(**kwargs).state_dict())
+    assert model.detection_head.roi_layer.aligned  # PySlowFast's ROIAlign(aligned=True)
+
+
+@pytest.mark.parametrize("name", ["slow_tiny_detection", "slowfast_tiny_detection"])
+def test_detector_matches_pytorchvideo_and_exports(name):
+    torch.manual_seed(0)
+    model = get_model_builder(name)(num_classes=5, width_divisor=2)
+    builder, kwargs = model.reference
+    reference = builder(**kwargs)
+    _randomise_bn(reference)
+    model.load_state_dict(reference.state_dict(), strict=True)
+    model.eval(), reference.eval()
+    x = _clip(model)
+    with torch.no_grad():
+        expected = reference(list(x) if isinstance(x, list) else x, BOXES)
+        torch.testing.assert_close(model(x, BOXES), expected, rtol=0, atol=1e-4)
+    # A smaller configuration: Slow input and boxes scaled together.
+    width, spatial = 0.5, 24
+    small = [resize_clip(x[0], spatial), x[1]] if isinstance(x, list) else resize_clip(x, spatial)
+    boxes = BOXES.clone()
+    boxes[:, 1:] *= spatial / 32
+    static = export_subnet(model, width)
+    with torch.no_grad(), set_width(model, width, warn_uncalibrated=False):
+        out = model(small, boxes)
+        torch.testing.assert_close(static(list(small) if isinstance(small, list) else small, boxes), out)
+    assert out.shape == (3, 5) and ((out > 0) & (out < 1)).all()  # sigmoid scores

@@ -16,15 +16,22 @@ At the full configuration the forward pass is PyTorchVideo's, operation for oper
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any, Callable, Mapping, Optional, Sequence, Union
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from pytorchvideo.models.head import ResNetBasicHead
-from pytorchvideo.models.resnet import create_resnet
-from pytorchvideo.models.slowfast import FuseFastToSlow, PoolConcatPathway, create_slowfast
+from pytorchvideo.models.head import ResNetBasicHead, ResNetRoIHead
+from pytorchvideo.models.resnet import create_resnet, create_resnet_with_roi_head
+from pytorchvideo.models.slowfast import (
+    FuseFastToSlow,
+    PoolConcatPathway,
+    create_slowfast,
+    create_slowfast_with_roi_head,
+)
 from pytorchvideo.models.x3d import ProjectedPool, create_x3d
+from torchvision.ops import RoIAlign
 
 from ..slim import (
     ChannelRule,
@@ -38,11 +45,14 @@ from .registry import register_model
 
 __all__ = [
     "AdaptiveFusion",
+    "VideoDetector",
     "VideoNet",
     "slimify",
     "adaptive_slow",
     "adaptive_slowfast",
     "adaptive_x3d",
+    "adaptive_slow_detector",
+    "adaptive_slowfast_detector",
 ]
 
 VideoInput = Union[torch.Tensor, Sequence[torch.Tensor]]
@@ -105,15 +115,27 @@ def slimify(
         setattr(parent, child, _to_slim(module, rule, in_rules.get(name, rule)))
 
 
+def _adaptive_pool(pool: nn.Module) -> nn.Module:
+    """The adaptive twin of a fixed-kernel head pool.
+
+    A pool over the whole clip becomes a global one; a temporal-only pool (RoI heads,
+    kernel (T, 1, 1)) becomes a pool over all frames that keeps the spatial map.
+    """
+    if not isinstance(pool, nn.AvgPool3d):
+        return pool
+    kernel = pool.kernel_size if isinstance(pool.kernel_size, tuple) else (pool.kernel_size,) * 3
+    if tuple(kernel[1:]) == (1, 1):
+        return nn.AdaptiveAvgPool3d((1, None, None))
+    return nn.AdaptiveAvgPool3d(1)
+
+
 def _globalise_pools(root: nn.Module) -> None:
-    """Fixed-kernel head pools -> global average pools (any clip size then runs)."""
+    """Fixed-kernel head pools -> adaptive pools (any clip size then runs)."""
     for module in root.modules():
         if isinstance(module, PoolConcatPathway):
-            module.pool = nn.ModuleList(nn.AdaptiveAvgPool3d(1) for _ in module.pool)
-        elif isinstance(module, (ResNetBasicHead, ProjectedPool)) and isinstance(
-            module.pool, nn.AvgPool3d
-        ):
-            module.pool = nn.AdaptiveAvgPool3d(1)
+            module.pool = nn.ModuleList(_adaptive_pool(p) for p in module.pool)
+        elif isinstance(module, (ResNetBasicHead, ResNetRoIHead, ProjectedPool)):
+            module.pool = _adaptive_pool(module.pool)
 
 
 # --------------------------------------------------------------------------------------
@@ -323,28 +345,38 @@ def adaptive_slowfast(
     )
     kwargs.update(pytorchvideo_kwargs)
     net = create_slowfast(**kwargs)
-    blocks = net.blocks
-    in_rules: dict[str, Optional[ChannelRule]] = {"blocks.0.multipathway_blocks.0.conv": None}
+    _adapt_slowfast(net, net.blocks, "blocks", f"blocks.{len(net.blocks) - 1}.proj", width_divisor)
+    return VideoNet(net.blocks, num_frames, crop_size, alpha, reference=(create_slowfast, kwargs))
+
+
+def _adapt_slowfast(
+    root: nn.Module, blocks: nn.ModuleList, prefix: str, proj: str, width_divisor: int
+) -> None:
+    """Make a PyTorchVideo SlowFast adaptive in place (classification or detection).
+
+    The Slow pathway slims; the Fast pathway and the fusion convs stay plain; fusions
+    become :class:`AdaptiveFusion`; the first block after each fusion and the
+    classifier ``proj`` keep the fused channels as a fixed tail of their inputs.
+    """
+    in_rules: dict[str, Optional[ChannelRule]] = {f"{prefix}.0.multipathway_blocks.0.conv": None}
     skip = []
     fast_channels = 0
     for index, block in enumerate(blocks):
         if not hasattr(block, "multipathway_blocks"):
             continue
-        skip.append(f"blocks.{index}.multipathway_blocks.1")  # the Fast pathway
+        skip.append(f"{prefix}.{index}.multipathway_blocks.1")  # the Fast pathway
         fast_channels = _out_channels(block.multipathway_blocks[1])
         fusion = block.multipathway_fusion
         if isinstance(fusion, FuseFastToSlow):
-            skip.append(f"blocks.{index}.multipathway_fusion")
+            skip.append(f"{prefix}.{index}.multipathway_fusion")
             block.multipathway_fusion = AdaptiveFusion.from_pytorchvideo(fusion)
             tail = ChannelRule(divisor=width_divisor, fixed_tail=fusion.conv_fast_to_slow.out_channels)
-            first = f"blocks.{index + 1}.multipathway_blocks.0.res_blocks.0"
+            first = f"{prefix}.{index + 1}.multipathway_blocks.0.res_blocks.0"
             in_rules[f"{first}.branch1_conv"] = tail
             in_rules[f"{first}.branch2.conv_a"] = tail
-    head = len(blocks) - 1
-    in_rules[f"blocks.{head}.proj"] = ChannelRule(divisor=width_divisor, fixed_tail=fast_channels)
-    slimify(net, ChannelRule(divisor=width_divisor), in_rules=in_rules, skip=skip)
-    _globalise_pools(net)
-    return VideoNet(blocks, num_frames, crop_size, alpha, reference=(create_slowfast, kwargs))
+    in_rules[proj] = ChannelRule(divisor=width_divisor, fixed_tail=fast_channels)
+    slimify(root, ChannelRule(divisor=width_divisor), in_rules=in_rules, skip=skip)
+    _globalise_pools(root)
 
 
 def _out_channels(module: nn.Module) -> int:
@@ -389,6 +421,143 @@ def adaptive_x3d(
     slimify(net, ChannelRule(divisor=width_divisor), in_rules={"blocks.0.conv.conv_t": None})
     _globalise_pools(net)
     return VideoNet(net.blocks, num_frames, crop_size, reference=(create_x3d, kwargs))
+
+
+# --------------------------------------------------------------------------------------
+# Detection (AVA): the RoI head
+# --------------------------------------------------------------------------------------
+class VideoDetector(nn.Module):
+    """An adaptive backbone with PyTorchVideo's RoI head, for AVA (paper section 6.5.2).
+
+    Keys are those of PyTorchVideo's ``DetectionBBoxNetwork`` (``model.blocks...``,
+    ``detection_head...``). The head pools over time, applies torchvision's ``RoIAlign``
+    to the boxes (in input pixels; scale them with the input when the configuration
+    shrinks it), max-pools each RoI and classifies it.
+
+    Args:
+        model: the backbone (PyTorchVideo ``Net`` without head), already adaptive.
+        detection_head: PyTorchVideo's ``ResNetRoIHead``, already adaptive.
+        num_frames, crop_size, alpha, reference: as :class:`VideoNet`.
+    """
+
+    input_kind = "video"
+    head_name = "detection_head.proj"
+
+    def __init__(
+        self,
+        model: nn.Module,
+        detection_head: nn.Module,
+        num_frames: int,
+        crop_size: int,
+        alpha: Optional[int] = None,
+        reference: Optional[tuple[Callable[..., nn.Module], dict[str, Any]]] = None,
+    ) -> None:
+        super().__init__()
+        self.model = model
+        self.detection_head = detection_head
+        self.num_frames = num_frames
+        self.crop_size = crop_size
+        self.alpha = alpha
+        self.reference = reference
+
+    def forward(self, x: VideoInput, bboxes: torch.Tensor) -> torch.Tensor:
+        """Scores (N, classes) for boxes (N, 5) = (batch index, x1, y1, x2, y2)."""
+        x = list(x) if self.alpha is not None else x
+        for block in self.model.blocks:
+            x = block(x)
+        out = self.detection_head(x, bboxes)
+        return out.view(out.shape[0], -1)
+
+    example_input = VideoNet.example_input
+
+
+def _pytorchvideo_detector(
+    builder: Callable[..., nn.Module], roi_aligned: bool, **kwargs: Any
+) -> nn.Module:
+    """PyTorchVideo's detector with RoIAlign's alignment set explicitly.
+
+    PySlowFast trains AVA with detectron2's ``ROIAlign(aligned=True)``
+    (DETECTION.ALIGNED); torchvision's default is ``aligned=False``, PyTorchVideo passes
+    nothing, and its SlowFast detector ignores a custom head, so the layer is set here.
+    """
+    net = builder(**kwargs)
+    roi = net.detection_head.roi_layer
+    net.detection_head.roi_layer = RoIAlign(
+        roi.output_size, roi.spatial_scale, roi.sampling_ratio, aligned=roi_aligned
+    )
+    return net
+
+
+def adaptive_slow_detector(
+    *,
+    num_classes: int = 80,
+    dropout_rate: float = 0.5,
+    width_divisor: int = 8,
+    num_frames: int = 4,
+    crop_size: int = 224,
+    roi_aligned: bool = True,
+    **pytorchvideo_kwargs: Any,
+) -> VideoDetector:
+    """Adaptive Slow R50 with the RoI head: PyTorchVideo's ``create_resnet_with_roi_head``.
+
+    Args:
+        num_classes: AVA actions (80, of which 60 are evaluated).
+        dropout_rate: before the classifier.
+        width_divisor: active channels are multiples of this.
+        num_frames, crop_size: clip size of the full configuration.
+        roi_aligned: RoIAlign's half-pixel alignment (PySlowFast: True).
+        pytorchvideo_kwargs: any other ``create_resnet_with_roi_head`` argument.
+    """
+    kwargs = dict(
+        model_num_class=num_classes,
+        dropout_rate=dropout_rate,
+        stem_conv_kernel_size=(1, 7, 7),
+        head_pool_kernel_size=(num_frames, 1, 1),
+    )
+    kwargs.update(pytorchvideo_kwargs)
+    builder = partial(_pytorchvideo_detector, create_resnet_with_roi_head, roi_aligned)
+    net = builder(**kwargs)
+    slimify(net, ChannelRule(divisor=width_divisor), in_rules={"model.blocks.0.conv": None})
+    _globalise_pools(net)
+    return VideoDetector(
+        net.model, net.detection_head, num_frames, crop_size, reference=(builder, kwargs)
+    )
+
+
+def adaptive_slowfast_detector(
+    *,
+    num_classes: int = 80,
+    dropout_rate: float = 0.5,
+    width_divisor: int = 8,
+    num_frames: int = 8,
+    alpha: int = 4,
+    beta_inv: int = 8,
+    fusion_conv_channel_ratio: int = 2,
+    fusion_kernel_size: int = 7,
+    crop_size: int = 224,
+    roi_aligned: bool = True,
+    **pytorchvideo_kwargs: Any,
+) -> VideoDetector:
+    """Adaptive SlowFast R50 with the RoI head: ``create_slowfast_with_roi_head``.
+
+    Arguments as :func:`adaptive_slowfast` and :func:`adaptive_slow_detector`.
+    """
+    kwargs = dict(
+        slowfast_channel_reduction_ratio=(beta_inv,),
+        slowfast_conv_channel_fusion_ratio=fusion_conv_channel_ratio,
+        slowfast_fusion_conv_kernel_size=(fusion_kernel_size, 1, 1),
+        slowfast_fusion_conv_stride=(alpha, 1, 1),
+        head_pool_kernel_sizes=((num_frames, 1, 1), (num_frames * alpha, 1, 1)),
+        model_num_class=num_classes,
+        dropout_rate=dropout_rate,
+    )
+    kwargs.update(pytorchvideo_kwargs)
+    builder = partial(_pytorchvideo_detector, create_slowfast_with_roi_head, roi_aligned)
+    net = builder(**kwargs)
+    _adapt_slowfast(net, net.model.blocks, "model.blocks", "detection_head.proj", width_divisor)
+    return VideoDetector(
+        net.model, net.detection_head, num_frames, crop_size, alpha, reference=(builder, kwargs)
+    )
 
 
 # --------------------------------------------------------------------------------------
@@ -459,3 +628,27 @@ def slowfast_tiny(**kwargs) -> VideoNet:
 def x3d_tiny(**kwargs) -> VideoNet:
     """An X3D at half X3D-XS's width and depth on 4 x 32 px clips, for tests."""
     return adaptive_x3d(**{**TINY_X3D, **kwargs})
+
+
+@register_model
+def slow_r50_detection(**kwargs) -> VideoDetector:
+    """Slow R50 4x16 with the RoI head, for AVA."""
+    return adaptive_slow_detector(**kwargs)
+
+
+@register_model
+def slowfast_r50_detection(**kwargs) -> VideoDetector:
+    """SlowFast R50 8x8 with the RoI head, for AVA."""
+    return adaptive_slowfast_detector(**kwargs)
+
+
+@register_model
+def slow_tiny_detection(**kwargs) -> VideoDetector:
+    """A tiny Slow detector on 4 x 32 px clips, for tests."""
+    return adaptive_slow_detector(**{**TINY_SLOW, **kwargs})
+
+
+@register_model
+def slowfast_tiny_detection(**kwargs) -> VideoDetector:
+    """A tiny SlowFast detector on 2 (8) x 32 px clips, for tests."""
+    return adaptive_slowfast_detector(**{**TINY_SLOWFAST, **kwargs})
