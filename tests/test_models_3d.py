@@ -1,10 +1,16 @@
 """Adaptive Slow, SlowFast and X3D: PyTorchVideo equivalence, Adaptive Fusion, export."""
 
+import csv
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 import torch
 import torch.nn.functional as F
 
-from mutualnet3d.models import AdaptiveFusion, get_model_builder
+from mutualnet3d.config import load_config
+from mutualnet3d.models import AdaptiveFusion, build_model, get_model_builder
 from mutualnet3d.slim import (
     active_channels,
     calibrate_bn,
@@ -203,3 +209,49 @@ def test_detector_matches_pytorchvideo_and_exports(name):
         out = model(small, boxes)
         torch.testing.assert_close(static(list(small) if isinstance(small, list) else small, boxes), out)
     assert out.shape == (3, 5) and ((out > 0) & (out < 1)).all()  # sigmoid scores
+
+
+# --------------------------------------------------------------------------------------
+# Configs and the FLOPs table command
+# --------------------------------------------------------------------------------------
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize(
+    "config, name, frames, crop, alpha",
+    [
+        ("MutualNet_Slow_8x8", "slow_r50", 8, 224, None),
+        ("MutualNet_SlowFast_4x16", "slowfast_r50", 4, 224, 8),
+        ("MutualNet_SlowFast_8x8", "slowfast_r50_8x8", 8, 224, 4),
+        ("MutualNet_X3D_XS", "x3d_xs", 4, 160, None),
+        ("MutualNet_X3D_S", "x3d_s", 13, 160, None),
+        ("MutualNet_X3D_M", "x3d_m", 16, 224, None),
+        ("MutualNet_X3D_L", "x3d_l", 16, 312, None),
+    ],
+)
+def test_kinetics_configs_select_their_networks(config, name, frames, crop, alpha):
+    cfg = load_config(str(ROOT / "configs" / "Kinetics" / f"{config}.yaml"))
+    assert cfg.MODEL.MODEL_NAME == name
+    model = build_model(cfg)
+    assert (model.num_frames, model.crop_size, model.alpha) == (frames, crop, alpha)
+    reference = get_model_builder(name)()
+    assert _shapes(model.state_dict()) == _shapes(reference.state_dict())
+
+
+def test_flops_table_command_spans_table_iv_range(tmp_path):
+    # Paper Table IV: Slow 8x8 with width [0.63, 1.0], spatial {142, 178, 224} and temporal
+    # {3, 5, 8} spans about x0.06 to x1.0 of the full network. The grid's extremes suffice.
+    out = tmp_path / "table.csv"
+    subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "flops_table.py"), "--cfg",
+         str(ROOT / "configs" / "Kinetics" / "MutualNet_Slow_8x8.yaml"), "--csv", str(out),
+         "MUTUALNET.EVAL_WIDTHS", "[0.63, 1.0]", "MUTUALNET.EVAL_SPATIAL_SIZES", "[224, 142]",
+         "MUTUALNET.EVAL_TEMPORAL_SIZES", "[8, 3]"],
+        check=True, capture_output=True, text=True,
+    )
+    rows = list(csv.DictReader(out.open()))
+    assert len(rows) == 8
+    ratios = sorted(float(r["x full"]) for r in rows)
+    assert ratios[-1] == 1.0 and 0.05 < ratios[0] < 0.07
+    full = next(r for r in rows if float(r["x full"]) == 1.0)
+    assert float(full["GFLOPs"]) == pytest.approx(41.92, rel=0.01)

@@ -1,0 +1,56 @@
+#!/usr/bin/env python3
+"""Print the FLOPs and parameters of every configuration a config evaluates.
+
+    python tools/flops_table.py --cfg configs/Kinetics/MutualNet_Slow_8x8.yaml
+    python tools/flops_table.py --cfg configs/ImageNet/MutualNet_MobileNetV1.yaml \\
+        MUTUALNET.EVAL_WIDTHS "[0.25, 0.5, 0.75, 1.0]"
+
+The grid is MUTUALNET's evaluation grid (widths x spatial x temporal sizes). FLOPs are
+fvcore's multiply-adds for one clip (one view) at batch size 1: ``--ops all`` (default
+for video, PySlowFast's convention) or ``--ops conv_linear`` (the 2D papers').
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+
+from tabulate import tabulate
+
+from mutualnet3d.config import eval_grid, load_config
+from mutualnet3d.models import build_model
+from mutualnet3d.slim import complexity_table
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cfg", dest="cfg_files", action="append", required=True, help="YAML config")
+    parser.add_argument("--ops", choices=("all", "conv_linear"), default=None,
+                        help="operators counted (default: all for video, conv_linear for 2D)")
+    parser.add_argument("--csv", help="also write the table to this CSV file")
+    parser.add_argument("opts", nargs=argparse.REMAINDER, help="KEY VALUE config overrides")
+    args = parser.parse_args(argv)
+    cfg = load_config(args.cfg_files, args.opts)
+    model = build_model(cfg).eval()
+    widths, spatial, temporal = eval_grid(cfg)
+    ops = args.ops or ("conv_linear" if cfg.MODEL.ARCH == "2d" else "all")
+    rows = complexity_table(model, model.example_input, widths, spatial, temporal, ops=ops)
+    full = max(rows, key=lambda r: r.gflops).gflops
+    table = [[r.width, r.spatial, r.temporal if r.temporal is not None else "-",
+              f"{r.gflops:.4f}", f"{r.mparams:.3f}", f"{r.gflops / full:.3f}"] for r in rows]
+    headers = ["width", "spatial", "temporal", "GFLOPs", "params (M)", "x full"]
+    print(f"{cfg.MODEL.MODEL_NAME}: {len(rows)} configurations, fvcore '{ops}' FLOPs per clip")
+    print(tabulate(table, headers=headers))
+    low = min(rows, key=lambda r: r.gflops)
+    print(f"range: x{low.gflops / full:.3f} (width {low.width}, {low.spatial} px, "
+          f"{low.temporal} frames) to x1.0 ({full:.3f} GFLOPs)")
+    if args.csv:
+        with open(args.csv, "w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(headers)
+            writer.writerows(table)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
