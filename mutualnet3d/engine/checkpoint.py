@@ -1,0 +1,114 @@
+"""Checkpoints: PySlowFast's layout, written atomically, loaded without running pickles.
+
+``OUTPUT_DIR/checkpoints/checkpoint_epoch_{:05d}.pyth`` holds the epoch, the model state
+(calibrated BN statistics included), the optimizer and grad-scaler states, the RNG
+states and the config. A file is written to a temporary name beside its target and
+renamed over it only once complete, so a kill never leaves a broken checkpoint; loading
+uses ``torch.load(weights_only=True)``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import re
+import tempfile
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+import torch
+
+__all__ = [
+    "checkpoint_dir",
+    "checkpoint_path",
+    "save_checkpoint",
+    "load_checkpoint_file",
+    "latest_checkpoint",
+    "rng_state",
+    "set_rng_state",
+]
+
+logger = logging.getLogger(__name__)
+_NAME = re.compile(r"^checkpoint_epoch_(\d{5})\.pyth$")
+
+
+def checkpoint_dir(output_dir: str) -> Path:
+    return Path(output_dir) / "checkpoints"
+
+
+def checkpoint_path(output_dir: str, epoch: int) -> Path:
+    """PySlowFast's name for the checkpoint after ``epoch`` (1-based) epochs."""
+    return checkpoint_dir(output_dir) / f"checkpoint_epoch_{epoch:05d}.pyth"
+
+
+def save_checkpoint(path: os.PathLike, state: dict[str, Any]) -> Path:
+    """Write ``state`` to ``path`` atomically (temporary file, fsync, rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(state, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load_checkpoint_file(path: os.PathLike, map_location: Any = "cpu") -> dict[str, Any]:
+    """Load a checkpoint without executing pickled code (``weights_only=True``)."""
+    return torch.load(path, map_location=map_location, weights_only=True)
+
+
+def latest_checkpoint(output_dir: str) -> Optional[Path]:
+    """The newest checkpoint in ``output_dir`` that loads, or None.
+
+    A file that does not load (truncated or corrupt, e.g. copied by hand) is skipped
+    with a warning naming it, and the next newest is tried.
+    """
+    folder = checkpoint_dir(output_dir)
+    if not folder.is_dir():
+        return None
+    found = sorted((int(m.group(1)), p) for p in folder.iterdir() if (m := _NAME.match(p.name)))
+    for _, path in reversed(found):
+        try:
+            state = load_checkpoint_file(path)
+        except Exception as error:  # noqa: BLE001 - any unreadable file is skipped
+            logger.warning("skipping unreadable checkpoint %s: %s", path, error)
+            continue
+        if "model_state" in state and "epoch" in state:
+            return path
+        logger.warning("skipping checkpoint %s: no model_state/epoch", path)
+    return None
+
+
+def rng_state() -> dict[str, Any]:
+    """Python, NumPy, torch (and CUDA) RNG states, in weights-only-loadable types."""
+    np_state = np.random.get_state()
+    state = {
+        "python": random.getstate(),
+        "numpy": [np_state[0], torch.from_numpy(np_state[1].copy()), *np_state[2:]],
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    random.setstate(_to_tuple(state["python"]))
+    name, keys, *rest = state["numpy"]
+    np.random.set_state((name, keys.numpy(), *rest))
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _to_tuple(value: Any) -> Any:
+    # random.setstate wants tuples; a round trip may turn them into lists.
+    return tuple(_to_tuple(v) for v in value) if isinstance(value, (list, tuple)) else value
