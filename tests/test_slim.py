@@ -294,3 +294,26 @@ def test_count_flops_follows_width_and_size():
     assert count_flops(conv, x) == 16 * 3 * 9 * 64
     assert count_flops(conv, x, width=0.5) == 8 * 3 * 9 * 64
     assert count_flops(conv, torch.zeros(1, 3, 4, 4), width=0.5) == 8 * 3 * 9 * 16
+
+
+def test_calibrator_interleaves_configurations_on_one_pass():
+    # One pass over the data, every configuration per batch, gives the statistics of
+    # separate calibrate_bn runs per configuration.
+    from mutualnet3d.slim import BNCalibrator
+
+    torch.manual_seed(0)
+    net = _tiny_net()
+    twin = _tiny_net()
+    twin.load_state_dict(net.state_dict())
+    data = [torch.randn(3 + i, 3, 8, 8) for i in range(3)]
+    configs = [(1.0, 8), (0.5, 6), (0.25, 4)]
+    calibrator = BNCalibrator(net)
+    for batch in data:
+        for width, size in configs:
+            small = F.interpolate(batch, size=size)
+            calibrator.update(width, stats_key(width, size), lambda m, x=small: m(x))
+    assert calibrator.finish() == {stats_key(w, s): 3 for w, s in configs}
+    for width, size in configs:
+        calibrate_bn(twin, [F.interpolate(b, size=size) for b in data], width, stats_key(width, size))
+    for key, value in twin.state_dict().items():
+        torch.testing.assert_close(net.state_dict()[key], value)

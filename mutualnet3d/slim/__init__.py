@@ -14,7 +14,7 @@ One set of weights runs at any width: a sub-network of width ``w`` uses the firs
   any configuration with fvcore.
 """
 
-from .calibration import calibrate_bn
+from .calibration import BNCalibrator, calibrate_bn
 from .channels import ChannelRule, active_channels, make_divisible
 from .complexity import Complexity, complexity_table, count_flops, count_params
 from .export import export_subnet
@@ -32,6 +32,7 @@ from .layers import (
 from .width import get_width, set_width, slim_modules, stats_key
 
 __all__ = [
+    "BNCalibrator",
     "ChannelRule",
     "Complexity",
     "SlimBatchNorm1d",

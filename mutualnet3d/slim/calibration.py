@@ -10,7 +10,56 @@ import torch.nn as nn
 from .layers import _Moments, _SlimBatchNormNd
 from .width import set_width, stats_key
 
-__all__ = ["calibrate_bn"]
+__all__ = ["BNCalibrator", "calibrate_bn"]
+
+
+class BNCalibrator:
+    """Accumulates exact BN statistics for several configurations in one pass over data.
+
+    Each :meth:`update` runs one forward pass at one configuration, in eval mode (dropout
+    off) while the slimmable BN layers normalise with batch statistics, as in training,
+    and add the batch to the exact mean and unbiased variance of that configuration's
+    inputs (a float64 merge of per-batch moments, so unequal batch sizes are fine).
+    :meth:`finish` stores the statistics under each key, next to those of other
+    configurations, which it never overwrites. So a data loader can be read once and
+    every configuration calibrated on each decoded batch.
+
+    US-Nets' helper ran the model in eval mode without this switch and so never updated
+    anything (their issue #35).
+    """
+
+    def __init__(self, model: nn.Module) -> None:
+        self.model = model
+        self.norms = [m for m in model.modules() if isinstance(m, _SlimBatchNormNd)]
+        self.moments: dict[str, dict[int, _Moments]] = {}
+        self.batches: dict[str, int] = {}
+
+    @torch.no_grad()
+    def update(self, width: float, key: str, forward: Callable[[nn.Module], Any]) -> None:
+        """Run ``forward(model)`` at ``width``, accumulating statistics for ``key``."""
+        moments = self.moments.setdefault(key, {})
+        was_training = self.model.training
+        self.model.eval()
+        for index, bn in enumerate(self.norms):
+            bn._moments = moments.setdefault(index, _Moments())
+        try:
+            with set_width(self.model, width, key, warn_uncalibrated=False):
+                forward(self.model)
+        finally:
+            for bn in self.norms:
+                bn._moments = None
+            self.model.train(was_training)
+        self.batches[key] = self.batches.get(key, 0) + 1
+
+    def finish(self) -> dict[str, int]:
+        """Store the statistics of every key; returns the batches seen per key."""
+        for key, moments in self.moments.items():
+            for index, bn in enumerate(self.norms):
+                m = moments.get(index)
+                if m is not None and m.mean is not None:  # layers never reached keep theirs
+                    bn.set_stats(key, *m.result())
+        self.moments.clear()
+        return dict(self.batches)
 
 
 @torch.no_grad()
@@ -24,13 +73,8 @@ def calibrate_bn(
 ) -> int:
     """Re-estimate every slimmable BN layer's statistics for one configuration.
 
-    The model runs in eval mode (dropout off) while its slimmable BN layers normalise
-    with batch statistics, as in training, and accumulate the exact mean and unbiased
-    variance of all their inputs over ``batches`` (a float64 merge of per-batch moments,
-    so unequal batch sizes are fine). The result is stored under ``key`` next to the
-    statistics of other configurations, which it never overwrites. US-Nets' helper ran
-    the model in eval mode without this switch and so never updated anything (their
-    issue #35).
+    See :class:`BNCalibrator`: exact mean and unbiased variance of each layer's inputs
+    over ``batches``, stored under ``key``.
 
     Args:
         model: a model with slimmable BN layers.
@@ -46,24 +90,9 @@ def calibrate_bn(
     """
     key = stats_key(width) if key is None else key
     forward = forward or (lambda m, batch: m(batch))
-    norms = [m for m in model.modules() if isinstance(m, _SlimBatchNormNd)]
-    was_training = model.training
-    model.eval()
-    for bn in norms:
-        bn._moments = _Moments()
-    count = 0
-    try:
-        with set_width(model, width, key, warn_uncalibrated=False):
-            for batch in batches:
-                forward(model, batch)
-                count += 1
-        if count == 0:
-            raise ValueError("calibrate_bn got no batches")
-        for bn in norms:
-            if bn._moments.mean is not None:  # layers the forward never reached keep theirs
-                bn.set_stats(key, *bn._moments.result())
-    finally:
-        for bn in norms:
-            bn._moments = None
-        model.train(was_training)
-    return count
+    calibrator = BNCalibrator(model)
+    for batch in batches:
+        calibrator.update(width, key, lambda m, b=batch: forward(m, b))
+    if not calibrator.batches:
+        raise ValueError("calibrate_bn got no batches")
+    return calibrator.finish()[key]
