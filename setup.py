@@ -22,6 +22,10 @@ setup(
         "av>=10",
         "iopath>=0.1.9",
         "simplejson>=3.17",
+        "numpy>=1.24",
+        "matplotlib>=3.7",
+        "tqdm>=4.60",
+        "tensorboard>=2.12",
     ],
     extras_require={"test": ["pytest>=7"]},
 )

@@ -27,6 +27,20 @@ def add_mutualnet_config(cfg: CfgNode) -> None:
     cfg.MUTUALNET.EVAL_WIDTH_STEP = 0.05  # the paper's evaluation step (section 3.4)
     cfg.MUTUALNET.EVAL_SPATIAL_SIZES = []  # [] : SPATIAL_SIZES
     cfg.MUTUALNET.EVAL_TEMPORAL_SIZES = []  # [] : TEMPORAL_SIZES
+    # How the cohort is drawn: mutual (MutualNet), width_only (US-Net: full resolution),
+    # shared_resolution (US-Net + multi-scale: one random size per iteration for all).
+    cfg.MUTUALNET.SAMPLING = "mutual"
+    # With ENABLE False: the one static configuration trained (I-Net); 0 = full size.
+    cfg.MUTUALNET.STATIC_WIDTH = 1.0
+    cfg.MUTUALNET.STATIC_SPATIAL_SIZE = 0
+    cfg.MUTUALNET.STATIC_TEMPORAL_SIZE = 0
+    # Stages after training: BN calibration of the grid, then its evaluation (search).
+    cfg.MUTUALNET.CALIBRATE = True
+    cfg.MUTUALNET.SEARCH = True
+    # The configuration of the multi-view test (TEST.ENABLE); 0 = full size.
+    cfg.MUTUALNET.TEST_WIDTH = 1.0
+    cfg.MUTUALNET.TEST_SPATIAL_SIZE = 0
+    cfg.MUTUALNET.TEST_TEMPORAL_SIZE = 0
 
 
 def _fail(key: str, message: str, value: object) -> None:
@@ -56,6 +70,14 @@ def validate_mutualnet(node: CfgNode) -> None:
         _fail("EVAL_WIDTHS", f"must lie in WIDTH_RANGE [{low}, {high}]", list(node.EVAL_WIDTHS))
     if node.BN_CALIB_BATCHES < 1:
         _fail("BN_CALIB_BATCHES", "must be >= 1", node.BN_CALIB_BATCHES)
+    if node.SAMPLING not in ("mutual", "width_only", "shared_resolution"):
+        _fail("SAMPLING", "must be mutual, width_only or shared_resolution", node.SAMPLING)
+    for key in ("STATIC_WIDTH", "TEST_WIDTH"):
+        if not 0 < node[key] <= 1.0:
+            _fail(key, "must be in (0, 1]", node[key])
+    for key in ("STATIC_SPATIAL_SIZE", "STATIC_TEMPORAL_SIZE", "TEST_SPATIAL_SIZE", "TEST_TEMPORAL_SIZE"):
+        if not isinstance(node[key], int) or node[key] < 0:
+            _fail(key, "must be a whole number >= 0 (0: full size)", node[key])
 
 
 def eval_widths(cfg: CfgNode) -> list[float]:

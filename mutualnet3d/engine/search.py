@@ -1,0 +1,121 @@
+"""The configuration table and the query table of the deployed model (paper 3.4, 4.3).
+
+After BN calibration every width x spatial x temporal configuration is evaluated; the
+table of (configuration, GFLOPs, parameters, accuracy) gives the Pareto front, the
+*query table*: for any FLOPs budget, the best configuration that fits.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Optional, Sequence
+
+import simplejson
+
+__all__ = ["ConfigResult", "pareto_front", "select_config", "write_tables", "plot_tables", "read_table"]
+
+
+@dataclass(frozen=True)
+class ConfigResult:
+    """One evaluated configuration. ``metric`` is top-1 (%) or mAP (%), ``top5`` if any."""
+
+    width: float
+    spatial: int
+    temporal: Optional[int]
+    gflops: float
+    mparams: float
+    metric: float
+    top5: Optional[float] = None
+
+    @property
+    def name(self) -> str:
+        t = "" if self.temporal is None else f"-{self.temporal}f"
+        return f"{self.width:.2f}x-{self.spatial}px{t}"
+
+
+def pareto_front(results: Sequence[ConfigResult]) -> list[ConfigResult]:
+    """Configurations no cheaper-or-equal configuration beats, by increasing GFLOPs.
+
+    Along the front both FLOPs and accuracy strictly increase, so "the best
+    configuration under a budget" is the last entry that fits.
+    """
+    front: list[ConfigResult] = []
+    for result in sorted(results, key=lambda r: (r.gflops, -r.metric)):
+        if not front or result.metric > front[-1].metric:
+            front.append(result)
+    return front
+
+
+def select_config(table: Sequence[ConfigResult], budget_gflops: float) -> Optional[ConfigResult]:
+    """The most accurate configuration whose cost is within ``budget_gflops``.
+
+    ``table`` may be the full table or its Pareto front; None when nothing fits.
+    """
+    fitting = [r for r in table if r.gflops <= budget_gflops]
+    return max(fitting, key=lambda r: (r.metric, -r.gflops), default=None)
+
+
+def write_tables(results: Sequence[ConfigResult], output_dir: str, metric_name: str = "top1") -> dict[str, Path]:
+    """``search_table.{csv,json}`` (every configuration) and ``query_table.{csv,json}``."""
+    out = Path(output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for name, rows in (("search_table", list(results)), ("query_table", pareto_front(results))):
+        columns = [f.name for f in fields(ConfigResult)]
+        header = [metric_name if c == "metric" else c for c in columns]
+        with open(out / f"{name}.csv", "w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(header)
+            for r in rows:
+                writer.writerow(["" if v is None else v for v in (getattr(r, c) for c in columns)])
+        with open(out / f"{name}.json", "w") as f:
+            records = [{h: v for h, v in zip(header, asdict(r).values())} for r in rows]
+            simplejson.dump({"metric": metric_name, "configurations": records}, f, indent=2)
+        paths[name] = out / f"{name}.csv"
+    return paths
+
+
+def read_table(path: str) -> list[ConfigResult]:
+    """Read a ``*_table.json`` back (for deployment: load it with the checkpoint)."""
+    with open(path) as f:
+        data = json.load(f)
+    metric = data["metric"]
+    return [
+        ConfigResult(
+            r["width"], r["spatial"], r["temporal"], r["gflops"], r["mparams"], r[metric], r.get("top5")
+        )
+        for r in data["configurations"]
+    ]
+
+
+def plot_tables(results: Sequence[ConfigResult], path: str, metric_name: str = "top-1 (%)",
+                title: str = "") -> Path:
+    """Accuracy vs GFLOPs: every configuration (dots) and the query table (line)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    front = pareto_front(results)
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
+    ax.scatter([r.gflops for r in results], [r.metric for r in results], s=12, c="0.6",
+               label="all configurations")
+    ax.plot([r.gflops for r in front], [r.metric for r in front], "o-", c="C3", ms=4,
+            label="query table (Pareto front)")
+    for r in (front[0], front[-1]):
+        ax.annotate(r.name, (r.gflops, r.metric), fontsize=7, xytext=(4, -10), textcoords="offset points")
+    ax.set_xscale("log")
+    ax.set_xlabel("GFLOPs per clip (log scale)")
+    ax.set_ylabel(metric_name)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(loc="lower right", fontsize=8)
+    if title:
+        ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
