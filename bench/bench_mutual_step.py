@@ -1,0 +1,214 @@
+"""Cost of MutualNet training and search against their static equivalents, in one run.
+
+Prints three ratios, each measured side by side (interleaved repeats, medians):
+
+(a) one MutualNet iteration (full network + students, per-sub-network backward, one
+    optimizer step) / the sum of one training step of each of the same sub-networks as a
+    standalone exported static model (target <= 1.10);
+(b) peak memory of a MutualNet iteration / peak memory of the largest sub-network's
+    standalone step (target <= 1.15); each measured in a fresh process: the growth of
+    memory during one step (resident set sampled every 0.5 ms on the CPU, allocator
+    peak on CUDA);
+(c) the configuration search on a batch (every configuration: resize on the device,
+    switch width and BN statistics, forward, metrics) / the pure forward time of all
+    its configurations on pre-resized inputs (target <= 1.2).
+
+    python bench/bench_mutual_step.py                      # CPU, CI-sized
+    python bench/bench_mutual_step.py --device cuda --model slow_r50 --size 224 --frames 8 --batch 8
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import multiprocessing as mp
+import resource
+import statistics
+import threading
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from mutualnet3d.engine.evaluate import evaluate_configs
+from mutualnet3d.engine.mutual import distillation_loss, mutual_step, resize_input
+from mutualnet3d.engine.sampling import ConfigSampler, SubnetConfig
+from mutualnet3d.models import get_model_builder
+from mutualnet3d.slim import export_subnet, set_width, stats_key
+
+
+def _setup(args):
+    torch.manual_seed(0)
+    device = torch.device(args.device)
+    kwargs = {"num_classes": 10, "width_divisor": 2 if "tiny" in args.model else 8, "dropout_rate": 0.0}
+    model = get_model_builder(args.model)(**kwargs).to(device)
+    x = model.example_input(args.size, args.frames, args.batch)
+    x = [torch.randn_like(t).to(device) for t in x] if isinstance(x, list) else torch.randn_like(x).to(device)
+    labels = torch.randint(0, 10, (args.batch,), device=device)
+    frames = model.num_frames
+    temporal = sorted({frames, max(1, round(frames * 0.63)), max(1, round(frames * 0.4))}, reverse=True)
+    spatial = [args.size, round(args.size * 0.8), round(args.size * 0.63)]
+    configs = ConfigSampler((0.63, 1.0), spatial, temporal, num_random=2, seed=0).sample(1)
+    return device, model, x, labels, configs
+
+
+def _sync(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _timed(fn, device) -> float:
+    _sync(device)
+    start = time.perf_counter()
+    fn()
+    _sync(device)
+    return time.perf_counter() - start
+
+
+def _mutual_iteration(model, optimizer, x, labels, configs):
+    optimizer.zero_grad(set_to_none=True)
+    mutual_step(model, x, labels, configs, nn.CrossEntropyLoss())
+    optimizer.step()
+
+
+def _standalone_steps(statics, optimizers, x, labels, configs, teacher):
+    def step(i):
+        optimizers[i].zero_grad(set_to_none=True)
+        logits = statics[i](resize_input(x, configs[i]))
+        loss = F.cross_entropy(logits, labels) if i == 0 else distillation_loss(logits, teacher, False)
+        loss.backward()
+        optimizers[i].step()
+    return step
+
+
+def measure_time(args) -> float:
+    device, model, x, labels, configs = _setup(args)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    statics = [export_subnet(model, c.width) for c in configs]
+    optimizers = [torch.optim.SGD(s.parameters(), lr=0.01, momentum=0.9) for s in statics]
+    with torch.no_grad():
+        teacher = model(x).detach()
+    step = _standalone_steps(statics, optimizers, x, labels, configs, teacher)
+    mutual_times, static_times = [], []
+    for repeat in range(args.repeats + 1):
+        m = _timed(lambda: _mutual_iteration(model, optimizer, x, labels, configs), device)
+        s = sum(_timed(lambda i=i: step(i), device) for i in range(len(configs)))
+        if repeat:  # the first round warms up
+            mutual_times.append(m)
+            static_times.append(s)
+    a, b = statistics.median(mutual_times), statistics.median(static_times)
+    print(f"(a) MutualNet iteration {a * 1e3:.1f} ms / standalone steps {b * 1e3:.1f} ms = {a / b:.3f} "
+          f"(target <= 1.10); cohort: " + ", ".join(f"{c.width:.2f}x{c.spatial}px{c.temporal}f" for c in configs))
+    return a / b
+
+
+def _peak_child(args, which: str, queue) -> None:
+    device, model, x, labels, configs = _setup(args)
+    if which == "mutual":
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+        run = lambda: _mutual_iteration(model, optimizer, x, labels, configs)  # noqa: E731
+    else:  # the largest sub-network (the full network) as a standalone static model
+        static = export_subnet(model, configs[0].width)
+        del model
+        optimizer = torch.optim.SGD(static.parameters(), lr=0.01, momentum=0.9)
+
+        def run():
+            optimizer.zero_grad(set_to_none=True)
+            F.cross_entropy(static(resize_input(x, configs[0])), labels).backward()
+            optimizer.step()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        base = torch.cuda.memory_allocated()
+        run()
+        torch.cuda.synchronize()
+        queue.put(torch.cuda.max_memory_allocated() - base)
+    else:
+        # ru_maxrss is a high-water mark that set-up already raised: sample the resident
+        # set during the step instead.
+        page = resource.getpagesize()
+
+        def rss() -> int:
+            with open("/proc/self/statm") as f:
+                return int(f.read().split()[1]) * page
+
+        base, peak, running = rss(), [0], [True]
+
+        def sample():
+            while running[0]:
+                peak[0] = max(peak[0], rss())
+                time.sleep(0.0005)
+
+        thread = threading.Thread(target=sample)
+        thread.start()
+        run()
+        running[0] = False
+        thread.join()
+        queue.put(max(peak[0], rss()) - base)
+
+
+def measure_memory(args) -> float:
+    context = mp.get_context("spawn")
+    peaks = {}
+    for which in ("mutual", "largest"):
+        values = []
+        for _ in range(3):
+            queue = context.Queue()
+            process = context.Process(target=_peak_child, args=(args, which, queue))
+            process.start()
+            values.append(queue.get())
+            process.join()
+        peaks[which] = statistics.median(values)
+    ratio = peaks["mutual"] / peaks["largest"]
+    print(f"(b) peak memory growth: MutualNet iteration {peaks['mutual'] / 2**20:.1f} MiB / largest "
+          f"sub-network step {peaks['largest'] / 2**20:.1f} MiB = {ratio:.3f} (target <= 1.15)")
+    return ratio
+
+
+def measure_search(args) -> float:
+    device, model, x, labels, _ = _setup(args)
+    model.eval()
+    frames = model.num_frames
+    grid = [SubnetConfig(w, s, t) for w in (1.0, 0.8, 0.63)
+            for s in (args.size, round(args.size * 0.8)) for t in sorted({frames, max(1, frames // 2)})]
+    keys = [stats_key(*c) for c in grid]
+    resized = [resize_input(x, c) for c in grid]
+
+    def pure():
+        with torch.no_grad():
+            for config, key, inputs in zip(grid, keys, resized):
+                set_width(model, config.width, key, warn_uncalibrated=False)
+                model(inputs)
+
+    search_times, pure_times = [], []
+    for repeat in range(args.repeats + 1):
+        s = _timed(lambda: evaluate_configs(model, x, labels, grid, keys), device)
+        p = _timed(pure, device)
+        if repeat:
+            search_times.append(s)
+            pure_times.append(p)
+    a, b = statistics.median(search_times), statistics.median(pure_times)
+    print(f"(c) search {a * 1e3:.1f} ms / pure forwards {b * 1e3:.1f} ms over {len(grid)} configurations "
+          f"= {a / b:.3f} (target <= 1.2)")
+    return a / b
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--model", default="x3d_tiny")
+    parser.add_argument("--size", type=int, default=64)
+    parser.add_argument("--frames", type=int, default=None)
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    print(f"device={args.device} model={args.model} clip={args.frames or 'default'}x{args.size} "
+          f"batch={args.batch} threads={torch.get_num_threads()} repeats={args.repeats}")
+    measure_time(args)
+    measure_memory(args)
+    measure_search(args)
+
+
+if __name__ == "__main__":
+    main()
