@@ -70,6 +70,11 @@ def test_wrong_type_names_key():
         ("EVAL_WIDTHS", "[0.5, 1.2]"),  # width > max
         ("EVAL_WIDTH_STEP", "0.0"),
         ("BN_CALIB_BATCHES", "0"),
+        ("SAMPLING", "random"),
+        ("STATIC_WIDTH", "0.0"),
+        ("TEST_WIDTH", "1.5"),
+        ("STATIC_SPATIAL_SIZE", "-1"),
+        ("TEST_TEMPORAL_SIZE", "-2"),
     ],
 )
 def test_invalid_mutualnet_setting_names_key(key, value):

@@ -173,3 +173,13 @@ def test_truncated_checkpoint_is_never_picked(tmp_path):
     assert picked == checkpoint_path(str(tmp_path), 2)
     assert load_checkpoint_file(picked)["model_state"]["w"][0] == 2.0
     assert latest_checkpoint(str(tmp_path / "none")) is None
+
+
+def test_shard_sampler_neither_drops_nor_repeats():
+    from mutualnet3d.engine.distributed import ShardSampler
+
+    for length in (0, 1, 7, 10):
+        for world in (1, 2, 3):
+            shards = [list(ShardSampler(length, rank, world)) for rank in range(world)]
+            assert sorted(i for shard in shards for i in shard) == list(range(length))
+            assert [len(ShardSampler(length, r, world)) for r in range(world)] == [len(s) for s in shards]
