@@ -1,0 +1,23 @@
+"""Video data: Kinetics csv data sets decoded with PyAV, PySlowFast's sampling and crops.
+
+``Kinetics`` takes explicit arguments; ``build_dataset(cfg, split)`` is the config edge.
+"""
+
+from .build import DATASETS, build_dataset, build_loader, collate_samples
+from .decoder import DecodeError, clip_span, decode_clip, sample_frame_indices
+from .kinetics import Kinetics, VideoDecodeWarning, pack_pathways, read_annotations
+
+__all__ = [
+    "DATASETS",
+    "DecodeError",
+    "Kinetics",
+    "VideoDecodeWarning",
+    "build_dataset",
+    "build_loader",
+    "clip_span",
+    "collate_samples",
+    "decode_clip",
+    "pack_pathways",
+    "read_annotations",
+    "sample_frame_indices",
+]

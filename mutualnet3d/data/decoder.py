@@ -1,0 +1,128 @@
+"""Video decoding with PyAV and PySlowFast's choice of frame indices.
+
+Kinetics clips are about 10 s long, so a sample decodes its whole video once and keeps
+only the frames it needs (decoded frames stay in YUV until picked, which is cheap).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Optional
+
+import av
+import numpy as np
+import torch
+
+__all__ = [
+    "MIN_DECODED_FRACTION",
+    "DecodeError",
+    "clip_span",
+    "sample_frame_indices",
+    "decode_clip",
+]
+
+
+# A file cut short after its index (mp4 with the moov atom first) decodes its first frames
+# without an error. Fewer than this fraction of the declared frames counts as truncated;
+# the slack keeps trimmed clips whose edit list hides the frames before a cut.
+MIN_DECODED_FRACTION = 0.5
+
+
+class DecodeError(RuntimeError):
+    """A video could not be opened or decoded, or holds no frames; names the file."""
+
+
+def clip_span(num_frames: int, sampling_rate: int, fps: float, target_fps: float) -> float:
+    """Source frames covered by one clip: ``sampling_rate * num_frames * fps / target_fps``.
+
+    ``sampling_rate`` is the stride at ``target_fps``; a video at another frame rate
+    covers the same duration in seconds (PySlowFast's ``clip_size``).
+    """
+    return sampling_rate * num_frames * fps / target_fps
+
+
+def sample_frame_indices(
+    total: int,
+    num_frames: int,
+    sampling_rate: int,
+    fps: float,
+    target_fps: float,
+    clip_index: int = -1,
+    num_clips: int = 1,
+    generator: Optional[torch.Generator] = None,
+) -> torch.Tensor:
+    """``num_frames`` indices (int64, non-decreasing, in ``[0, total - 1]``) of one clip.
+
+    ``clip_index == -1`` draws the start uniformly in ``[0, max(total - span, 0)]``
+    (train/val); otherwise clip ``clip_index`` of ``num_clips`` evenly spaced clips starts
+    at ``delta * clip_index / (num_clips - 1)``, so the first clip starts at frame 0 and
+    the last ends at the last frame; a single clip is centred (test). A video shorter
+    than the span repeats its frames (indices are clamped), as PySlowFast does.
+    """
+    if total < 1:
+        raise ValueError(f"a video needs at least one frame, got {total}")
+    span = clip_span(num_frames, sampling_rate, fps, target_fps)
+    delta = max(total - span, 0.0)
+    if clip_index == -1:
+        start = float(torch.rand((), generator=generator)) * delta
+    elif not 0 <= clip_index < num_clips:
+        raise ValueError(f"clip_index must be -1 or in [0, {num_clips}), got {clip_index}")
+    elif num_clips == 1:
+        start = delta / 2
+    else:
+        start = delta * clip_index / (num_clips - 1)
+    index = torch.linspace(start, start + span - 1, num_frames, dtype=torch.float64)
+    # Clamp first, then truncate: the floor of a clamped non-negative value.
+    return index.clamp(0, total - 1).long()
+
+
+def decode_clip(
+    path: str,
+    num_frames: int,
+    sampling_rate: int,
+    target_fps: float,
+    clip_index: int = -1,
+    num_clips: int = 1,
+    generator: Optional[torch.Generator] = None,
+) -> torch.Tensor:
+    """Decode one clip of ``path``: uint8 tensor (T, H, W, 3), RGB, T = ``num_frames``.
+
+    Reads the first video stream; its frame rate is ``average_rate`` (``target_fps``
+    when the container does not say). Indices follow :func:`sample_frame_indices` over
+    the frames actually decoded. Raises :class:`DecodeError` naming ``path`` for a
+    missing, empty, unreadable or frameless file, or one that decodes fewer than
+    :data:`MIN_DECODED_FRACTION` of the frames its container declares (truncated).
+    """
+    if not os.path.isfile(path):
+        raise DecodeError(f"cannot decode {path}: no such file")
+    if os.path.getsize(path) == 0:
+        raise DecodeError(f"cannot decode {path}: empty file (0 bytes)")
+    try:
+        with av.open(path) as container:
+            if not container.streams.video:
+                raise DecodeError(f"cannot decode {path}: no video stream")
+            stream = container.streams.video[0]
+            rate = stream.average_rate
+            fps = float(rate) if rate else float(target_fps)
+            declared = stream.frames  # 0 when the container does not say
+            frames = list(container.decode(stream))
+            if not frames:
+                raise DecodeError(f"cannot decode {path}: no frames")
+            if len(frames) < MIN_DECODED_FRACTION * declared:
+                raise DecodeError(
+                    f"cannot decode {path}: truncated or corrupt, decoded {len(frames)} of "
+                    f"the {declared} frames its container declares"
+                )
+            index = sample_frame_indices(
+                len(frames), num_frames, sampling_rate, fps, target_fps, clip_index,
+                num_clips, generator,
+            )
+            # Convert each distinct frame once; short videos repeat indices.
+            picked = {i: frames[i].to_ndarray(format="rgb24") for i in set(index.tolist())}
+            clip = np.stack([picked[i] for i in index.tolist()])
+    except DecodeError:
+        raise
+    except (av.FFmpegError, OSError, ValueError) as error:
+        # PyAV reports corrupt data as FFmpegError (InvalidDataError is also a ValueError).
+        raise DecodeError(f"cannot decode {path}: {type(error).__name__}: {error}") from error
+    return torch.from_numpy(clip)

@@ -1,0 +1,129 @@
+"""Spatial transforms of a clip, PySlowFast's rules on plain torch tensors.
+
+Every function takes and returns a float clip of shape (C, T, H, W) (sizes in pixels);
+random ones draw from ``generator`` (``None``: torch's global RNG, which the DataLoader
+seeds per worker). Nothing here imports ``pytorchvideo.transforms``, which does not
+work with the installed torchvision.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Optional, Sequence
+
+import torch
+import torch.nn.functional as F
+
+__all__ = [
+    "to_float_clip",
+    "short_side_scale",
+    "random_short_side_scale",
+    "random_crop",
+    "center_crop",
+    "uniform_crop",
+    "horizontal_flip",
+    "random_horizontal_flip",
+    "normalize",
+]
+
+
+def to_float_clip(frames: torch.Tensor) -> torch.Tensor:
+    """uint8 frames (T, H, W, C) -> float clip (C, T, H, W) in [0, 1]."""
+    if frames.dim() != 4:
+        raise ValueError(f"expected frames (T, H, W, C), got shape {tuple(frames.shape)}")
+    return frames.permute(3, 0, 1, 2).float().div_(255.0)
+
+
+def short_side_scale(clip: torch.Tensor, size: int) -> torch.Tensor:
+    """Resize so the short side is ``size`` px, keeping the aspect ratio.
+
+    The long side is ``floor(long * size / short)`` (PySlowFast's rule); bilinear,
+    ``align_corners=False``. A clip whose short side already is ``size`` is returned.
+    """
+    c, t, h, w = clip.shape
+    if min(h, w) == size:
+        return clip
+    if h <= w:
+        new_h, new_w = size, int(math.floor(w * size / h))
+    else:
+        new_h, new_w = int(math.floor(h * size / w)), size
+    # Frames are the batch of a 2D interpolation: (T, C, H, W).
+    frames = F.interpolate(
+        clip.transpose(0, 1), size=(new_h, new_w), mode="bilinear", align_corners=False
+    )
+    return frames.transpose(0, 1)
+
+
+def random_short_side_scale(
+    clip: torch.Tensor, min_size: int, max_size: int, generator: Optional[torch.Generator] = None
+) -> torch.Tensor:
+    """Scale jitter: short side to an integer drawn uniformly in [min_size, max_size]."""
+    if not 0 < min_size <= max_size:
+        raise ValueError(f"need 0 < min_size <= max_size, got {min_size}, {max_size}")
+    size = int(torch.randint(min_size, max_size + 1, (), generator=generator))
+    return short_side_scale(clip, size)
+
+
+def _check_crop(clip: torch.Tensor, size: int) -> tuple[int, int]:
+    h, w = clip.shape[-2:]
+    if size > min(h, w):
+        raise ValueError(f"crop of {size} px does not fit frames of {h}x{w}")
+    return h, w
+
+
+def random_crop(
+    clip: torch.Tensor, size: int, generator: Optional[torch.Generator] = None
+) -> torch.Tensor:
+    """A ``size`` x ``size`` crop at a uniformly drawn offset (every offset possible)."""
+    h, w = _check_crop(clip, size)
+    y = int(torch.randint(0, h - size + 1, (), generator=generator))
+    x = int(torch.randint(0, w - size + 1, (), generator=generator))
+    return clip[..., y : y + size, x : x + size]
+
+
+def center_crop(clip: torch.Tensor, size: int) -> torch.Tensor:
+    """The centre ``size`` x ``size`` crop (offsets rounded up, as PySlowFast)."""
+    return uniform_crop(clip, size, 1)
+
+
+def uniform_crop(clip: torch.Tensor, size: int, spatial_index: int) -> torch.Tensor:
+    """Test crop ``spatial_index`` in {0, 1, 2} of a ``size`` x ``size`` square.
+
+    Along the long side: 0 = left (top for portrait frames), 1 = centre, 2 = right
+    (bottom); the short side is centred. Offsets as PySlowFast's ``uniform_crop``.
+    """
+    if spatial_index not in (0, 1, 2):
+        raise ValueError(f"spatial_index must be 0, 1 or 2, got {spatial_index}")
+    h, w = _check_crop(clip, size)
+    y = int(math.ceil((h - size) / 2))
+    x = int(math.ceil((w - size) / 2))
+    if h > w:
+        y = (0, y, h - size)[spatial_index]
+    else:
+        x = (0, x, w - size)[spatial_index]
+    return clip[..., y : y + size, x : x + size]
+
+
+def horizontal_flip(clip: torch.Tensor) -> torch.Tensor:
+    """Mirror left-right (the W axis)."""
+    return clip.flip(-1)
+
+
+def random_horizontal_flip(
+    clip: torch.Tensor, p: float = 0.5, generator: Optional[torch.Generator] = None
+) -> torch.Tensor:
+    """Mirror left-right with probability ``p``."""
+    if float(torch.rand((), generator=generator)) < p:
+        return horizontal_flip(clip)
+    return clip
+
+
+def normalize(clip: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
+    """``(clip - mean) / std`` per channel (dim 0); ``mean``, ``std`` in [0, 1] units."""
+    if len(mean) != clip.shape[0] or len(std) != clip.shape[0]:
+        raise ValueError(
+            f"mean/std need one value per channel ({clip.shape[0]}), got {len(mean)}, {len(std)}"
+        )
+    m = torch.as_tensor(mean, dtype=clip.dtype, device=clip.device).view(-1, 1, 1, 1)
+    s = torch.as_tensor(std, dtype=clip.dtype, device=clip.device).view(-1, 1, 1, 1)
+    return (clip - m) / s
