@@ -1,0 +1,496 @@
+"""The stages ``tools/run_net.py`` runs: train, calibrate, search, test.
+
+This is the edge where the config is read: every function below turns ``cfg`` into the
+explicit arguments of the pieces it drives (model, data, sampler, solver, checkpoints).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import random
+import time
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+import simplejson
+import torch
+import torch.nn as nn
+from fvcore.common.config import CfgNode
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, Dataset, RandomSampler
+from torch.utils.data.distributed import DistributedSampler
+from tqdm import tqdm
+
+from ..config import eval_grid, full_frames
+from ..data import build_dataset
+from ..models import build_model
+from ..slim import BNCalibrator, count_flops, count_params, export_subnet, set_width, stats_key
+from .checkpoint import (
+    checkpoint_path,
+    latest_checkpoint,
+    load_checkpoint_file,
+    rng_state,
+    save_checkpoint,
+    set_rng_state,
+)
+from .distributed import (
+    ShardSampler,
+    all_reduce_sum,
+    device_for_rank,
+    get_rank,
+    get_world_size,
+    is_main_process,
+)
+from .evaluate import evaluate_configs, top_k_correct
+from .mutual import mutual_step, resize_input
+from .sampling import ConfigSampler, SubnetConfig
+from .search import ConfigResult, plot_tables, write_tables
+from .solver import build_criterion, build_optimizer, lr_at_epoch, set_lr
+
+__all__ = ["run", "train", "calibrate_and_search", "test", "setup_logging"]
+
+logger = logging.getLogger("mutualnet3d")
+
+
+# --------------------------------------------------------------------------------------
+# Set-up
+# --------------------------------------------------------------------------------------
+def setup_logging(output_dir: str) -> None:
+    """Rank 0 logs to stdout and ``OUTPUT_DIR/stdout.log``; other ranks only warnings."""
+    logger.handlers.clear()
+    logger.propagate = False
+    if not is_main_process():
+        logger.setLevel(logging.WARNING)
+        return
+    logger.setLevel(logging.INFO)
+    fmt = logging.Formatter("[%(asctime)s %(filename)s:%(lineno)d] %(message)s", "%m/%d %H:%M:%S")
+    for handler in (logging.StreamHandler(), logging.FileHandler(Path(output_dir) / "stdout.log")):
+        handler.setFormatter(fmt)
+        logger.addHandler(handler)
+
+
+def _seed(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def _collate(samples: list[dict[str, Any]]) -> dict[str, Any]:
+    """Stack per-pathway inputs; labels become a tensor (int or multi-hot)."""
+    batch = {
+        "inputs": [torch.stack([s["inputs"][p] for s in samples]) for p in range(len(samples[0]["inputs"]))],
+        "label": torch.as_tensor(np.stack([np.asarray(s["label"]) for s in samples])),
+    }
+    for key in ("video_index", "view", "index"):
+        if key in samples[0]:
+            batch[key] = torch.as_tensor([s[key] for s in samples])
+    return batch
+
+
+def _loader(dataset: Dataset, batch_size: int, sampler, cfg: CfgNode, drop_last: bool) -> DataLoader:
+    return DataLoader(
+        dataset, batch_size=batch_size, sampler=sampler, num_workers=cfg.DATA_LOADER.NUM_WORKERS,
+        pin_memory=cfg.DATA_LOADER.PIN_MEMORY and torch.cuda.is_available(), drop_last=drop_last,
+        collate_fn=_collate, persistent_workers=False,
+    )
+
+
+def _model_input(batch: dict[str, Any], device: torch.device, multi_pathway: bool) -> Any:
+    inputs = [x.to(device, non_blocking=True) for x in batch["inputs"]]
+    return inputs if multi_pathway else inputs[0]
+
+
+def _unwrap(model: nn.Module) -> nn.Module:
+    return model.module if isinstance(model, DistributedDataParallel) else model
+
+
+def _full_config(cfg: CfgNode) -> SubnetConfig:
+    node = cfg.MUTUALNET
+    spatial = max(node.SPATIAL_SIZES or [cfg.DATA.TRAIN_CROP_SIZE])
+    frames = full_frames(cfg)
+    temporal = None if frames is None else max(node.TEMPORAL_SIZES or [frames])
+    return SubnetConfig(1.0, spatial, temporal)
+
+
+def _sampler(cfg: CfgNode) -> ConfigSampler:
+    node = cfg.MUTUALNET
+    frames = full_frames(cfg)
+    return ConfigSampler(
+        width_range=(node.WIDTH_RANGE[0], node.WIDTH_RANGE[1]),
+        spatial_sizes=list(node.SPATIAL_SIZES or [cfg.DATA.TRAIN_CROP_SIZE]),
+        temporal_sizes=[None] if frames is None else list(node.TEMPORAL_SIZES or [frames]),
+        num_random=node.NUM_RANDOM,
+        mode=node.SAMPLING,
+        seed=cfg.RNG_SEED,
+    )
+
+
+def build_run_model(cfg: CfgNode) -> nn.Module:
+    """The model a run trains: adaptive, or the static I-Net configuration."""
+    model = build_model(cfg)
+    if not cfg.MUTUALNET.ENABLE and cfg.MUTUALNET.STATIC_WIDTH < 1.0:
+        # I-Net: an independent network of that width, built of plain layers.
+        model = export_subnet(model, cfg.MUTUALNET.STATIC_WIDTH)
+    return model
+
+
+def _static_config(cfg: CfgNode) -> SubnetConfig:
+    full = _full_config(cfg)
+    node = cfg.MUTUALNET
+    return SubnetConfig(
+        1.0,  # the exported network is already narrow
+        node.STATIC_SPATIAL_SIZE or full.spatial,
+        (node.STATIC_TEMPORAL_SIZE or full.temporal) if full.temporal is not None else None,
+    )
+
+
+# --------------------------------------------------------------------------------------
+# Training
+# --------------------------------------------------------------------------------------
+def train(cfg: CfgNode) -> nn.Module:
+    """Train as the config says; returns the (unwrapped) model. Writes checkpoints."""
+    device = device_for_rank(cfg.NUM_GPUS)
+    _seed(cfg.RNG_SEED + get_rank())
+    model = build_run_model(cfg).to(device)
+    optimizer = build_optimizer(model, cfg)
+    criterion = build_criterion(cfg)
+    amp = cfg.TRAIN.MIXED_PRECISION and device.type == "cuda"
+    scaler = torch.amp.GradScaler("cuda", enabled=amp)
+    start_epoch = _resume_or_init(cfg, model, optimizer, scaler)
+    if get_world_size() > 1:
+        if cfg.BN.NORM_TYPE == "sync_batchnorm":
+            model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        model = DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
+    dataset = build_dataset(cfg, "train")
+    per_process = cfg.TRAIN.BATCH_SIZE // get_world_size()
+    multi_pathway = cfg.MODEL.ARCH in cfg.MODEL.MULTI_PATHWAY_ARCH
+    sampler = _sampler(cfg)
+    static = None if cfg.MUTUALNET.ENABLE else _static_config(cfg)
+    writer = _tensorboard(cfg)
+    for epoch in range(start_epoch, cfg.SOLVER.MAX_EPOCH):
+        if get_world_size() > 1:
+            data_sampler = DistributedSampler(dataset, shuffle=True, seed=cfg.RNG_SEED, drop_last=True)
+            data_sampler.set_epoch(epoch)
+        else:
+            generator = torch.Generator().manual_seed(cfg.RNG_SEED * 1000 + epoch)
+            data_sampler = RandomSampler(dataset, generator=generator)
+        loader = _loader(dataset, per_process, data_sampler, cfg, drop_last=True)
+        iters = len(loader)
+        if iters == 0:
+            raise ValueError(
+                f"TRAIN.BATCH_SIZE {cfg.TRAIN.BATCH_SIZE} is larger than the training set "
+                f"({len(dataset)} videos)"
+            )
+        _train_epoch(cfg, model, loader, optimizer, scaler, criterion, sampler, static, epoch,
+                     iters, device, multi_pathway, amp, writer)
+        done = epoch + 1
+        # Validate before saving: the checkpoint's RNG state is then the one the next
+        # epoch starts from, so a resumed run continues exactly as an uninterrupted one.
+        if cfg.TRAIN.EVAL_PERIOD and (done % cfg.TRAIN.EVAL_PERIOD == 0 or done == cfg.SOLVER.MAX_EPOCH):
+            stats = evaluate_full(cfg, _unwrap(model), device)
+            stats.update(_type="val_epoch", epoch=f"{done}/{cfg.SOLVER.MAX_EPOCH}")
+            _log_stats(stats)
+            if writer is not None:
+                writer.add_scalar("val/top1", stats["top1"], done)
+        if done % cfg.TRAIN.CHECKPOINT_PERIOD == 0 or done == cfg.SOLVER.MAX_EPOCH:
+            _save(cfg, model, optimizer, scaler, done)
+    if writer is not None:
+        writer.close()
+    return _unwrap(model)
+
+
+def _train_epoch(cfg, model, loader, optimizer, scaler, criterion, sampler, static, epoch, iters,
+                 device, multi_pathway, amp, writer) -> None:
+    model.train()
+    unwrapped = _unwrap(model)
+    autocast = (lambda: torch.autocast("cuda", dtype=torch.float16)) if amp else None
+    no_sync = model.no_sync if isinstance(model, DistributedDataParallel) else None
+    start = time.perf_counter()
+    for it, batch in enumerate(loader):
+        step = epoch * iters + it
+        lr = lr_at_epoch(cfg, epoch + it / iters)
+        set_lr(optimizer, lr)
+        inputs = _model_input(batch, device, multi_pathway)
+        labels = batch["label"].to(device)
+        configs = [static] if static is not None else sampler.sample(step)
+        optimizer.zero_grad(set_to_none=True)
+        try:
+            result = mutual_step(
+                model, inputs, labels, configs, criterion,
+                distill=cfg.MUTUALNET.DISTILL, multi_label=cfg.DATA.MULTI_LABEL,
+                autocast=autocast, backward=lambda loss: scaler.scale(loss).backward(), no_sync=no_sync,
+            )
+        except FloatingPointError as error:
+            raise FloatingPointError(
+                f"epoch {epoch + 1}, iteration {it + 1}: {error}; the last good checkpoint in "
+                f"{cfg.OUTPUT_DIR} is untouched"
+            ) from None
+        if cfg.SOLVER.CLIP_GRAD_VAL or cfg.SOLVER.CLIP_GRAD_L2NORM:
+            scaler.unscale_(optimizer)
+            if cfg.SOLVER.CLIP_GRAD_VAL:
+                nn.utils.clip_grad_value_(unwrapped.parameters(), cfg.SOLVER.CLIP_GRAD_VAL)
+            if cfg.SOLVER.CLIP_GRAD_L2NORM:
+                nn.utils.clip_grad_norm_(unwrapped.parameters(), cfg.SOLVER.CLIP_GRAD_L2NORM)
+        scaler.step(optimizer)
+        scaler.update()
+        if (it + 1) % cfg.LOG_PERIOD == 0 or it + 1 == iters:
+            stats = {
+                "_type": "train_iter", "epoch": f"{epoch + 1}/{cfg.SOLVER.MAX_EPOCH}",
+                "iter": f"{it + 1}/{iters}", "loss": round(result.loss, 5),
+                "full_loss": round(result.full_loss, 5), "lr": lr,
+                "time_diff": round((time.perf_counter() - start) / (it + 1), 4),
+            }
+            if not cfg.DATA.MULTI_LABEL:
+                top1, top5 = top_k_correct(result.logits, labels)
+                stats.update(top1_err=round(100 - 100 * top1 / len(labels), 2),
+                             top5_err=round(100 - 100 * top5 / len(labels), 2))
+            _log_stats(stats)
+            if writer is not None:
+                writer.add_scalar("train/loss", result.loss, step)
+                writer.add_scalar("train/full_loss", result.full_loss, step)
+                writer.add_scalar("train/lr", lr, step)
+
+
+def _log_stats(stats: dict[str, Any]) -> None:
+    logger.info("json_stats: %s", simplejson.dumps(stats, sort_keys=True))
+
+
+def _tensorboard(cfg: CfgNode):
+    if not (cfg.TENSORBOARD.ENABLE and is_main_process()):
+        return None
+    from torch.utils.tensorboard import SummaryWriter
+
+    return SummaryWriter(str(Path(cfg.OUTPUT_DIR) / (cfg.TENSORBOARD.LOG_DIR or f"runs-{cfg.TRAIN.DATASET}")))
+
+
+# --------------------------------------------------------------------------------------
+# Checkpoints
+# --------------------------------------------------------------------------------------
+def _save(cfg: CfgNode, model: nn.Module, optimizer, scaler, epoch: int, name: Optional[str] = None) -> None:
+    if not is_main_process():
+        return
+    state = {
+        "epoch": epoch,
+        "model_state": _unwrap(model).state_dict(),
+        "optimizer_state": optimizer.state_dict() if optimizer is not None else None,
+        "scaler_state": scaler.state_dict() if scaler is not None else None,
+        "rng_state": rng_state(),
+        "cfg": cfg.dump(),
+    }
+    path = checkpoint_path(cfg.OUTPUT_DIR, epoch) if name is None else Path(cfg.OUTPUT_DIR) / "checkpoints" / name
+    save_checkpoint(path, state)
+    logger.info("saved checkpoint %s", path)
+
+
+def _resume_or_init(cfg: CfgNode, model: nn.Module, optimizer, scaler) -> int:
+    """Resume from OUTPUT_DIR (TRAIN.AUTO_RESUME) or start from TRAIN.CHECKPOINT_FILE_PATH."""
+    path = latest_checkpoint(cfg.OUTPUT_DIR) if cfg.TRAIN.AUTO_RESUME else None
+    if path is not None:
+        state = load_checkpoint_file(path)
+        model.load_state_dict(state["model_state"], strict=True)
+        if state.get("optimizer_state"):
+            optimizer.load_state_dict(state["optimizer_state"])
+        if state.get("scaler_state"):
+            scaler.load_state_dict(state["scaler_state"])
+        if state.get("rng_state"):
+            set_rng_state(state["rng_state"])
+        logger.info("resumed from %s (epoch %d)", path, state["epoch"])
+        return int(state["epoch"])
+    if cfg.TRAIN.CHECKPOINT_FILE_PATH:
+        state = load_checkpoint_file(cfg.TRAIN.CHECKPOINT_FILE_PATH)
+        missing, unexpected = model.load_state_dict(state.get("model_state", state), strict=False)
+        for key in missing:
+            logger.warning("not in %s: %s (left initialised)", cfg.TRAIN.CHECKPOINT_FILE_PATH, key)
+        for key in unexpected:
+            logger.warning("unused from %s: %s", cfg.TRAIN.CHECKPOINT_FILE_PATH, key)
+        logger.info("initialised from %s", cfg.TRAIN.CHECKPOINT_FILE_PATH)
+    return 0
+
+
+def load_for_eval(cfg: CfgNode, model: nn.Module) -> Optional[Path]:
+    """Weights for calibration/search/test: TEST.CHECKPOINT_FILE_PATH or the newest."""
+    path = Path(cfg.TEST.CHECKPOINT_FILE_PATH) if cfg.TEST.CHECKPOINT_FILE_PATH else latest_checkpoint(cfg.OUTPUT_DIR)
+    if path is None:
+        logger.warning("no checkpoint found: evaluating the initial weights")
+        return None
+    state = load_checkpoint_file(path)
+    model.load_state_dict(state.get("model_state", state), strict=True)
+    logger.info("loaded %s", path)
+    return path
+
+
+# --------------------------------------------------------------------------------------
+# Evaluation
+# --------------------------------------------------------------------------------------
+def _eval_loader(cfg: CfgNode, split: str, batch_size: int) -> tuple[Dataset, DataLoader]:
+    dataset = build_dataset(cfg, split)
+    return dataset, _loader(dataset, batch_size, ShardSampler(len(dataset)), cfg, drop_last=False)
+
+
+@torch.no_grad()
+def evaluate_full(cfg: CfgNode, model: nn.Module, device: torch.device) -> dict[str, float]:
+    """Top-1/top-5 of the full configuration on the validation split (main BN statistics)."""
+    model.eval()
+    multi_pathway = cfg.MODEL.ARCH in cfg.MODEL.MULTI_PATHWAY_ARCH
+    _, loader = _eval_loader(cfg, "val", max(1, cfg.TEST.BATCH_SIZE // get_world_size()))
+    full = _full_config(cfg) if cfg.MUTUALNET.ENABLE else _static_config(cfg)
+    counts = torch.zeros(3, dtype=torch.float64)
+    with set_width(model, full.width, warn_uncalibrated=False):
+        for batch in loader:
+            logits = model(resize_input(_model_input(batch, device, multi_pathway), full))
+            labels = batch["label"].to(device)
+            top1, top5 = top_k_correct(logits, labels)
+            counts += torch.tensor([top1, top5, len(labels)], dtype=torch.float64)
+    counts = all_reduce_sum(counts.to(device)).cpu()
+    model.train()
+    return {"top1": round(100 * counts[0].item() / max(counts[2].item(), 1), 3),
+            "top5": round(100 * counts[1].item() / max(counts[2].item(), 1), 3)}
+
+
+def _grid(cfg: CfgNode) -> list[SubnetConfig]:
+    widths, spatial, temporal = eval_grid(cfg)
+    return [SubnetConfig(w, s, t) for w in widths for s in spatial for t in temporal]
+
+
+def calibrate_and_search(cfg: CfgNode, model: nn.Module, device: torch.device) -> list[ConfigResult]:
+    """BN calibration of every grid configuration, then its evaluation: the tables.
+
+    Calibration reads MUTUALNET.BN_CALIB_BATCHES training batches once and runs every
+    configuration on each; the search decodes each validation clip once and runs every
+    configuration on it. Writes search/query tables (CSV, JSON), the accuracy-FLOPs plot
+    and a checkpoint holding the calibrated statistics.
+    """
+    multi_pathway = cfg.MODEL.ARCH in cfg.MODEL.MULTI_PATHWAY_ARCH
+    grid = _grid(cfg)
+    keys = [stats_key(c.width, c.spatial, c.temporal) for c in grid]
+    if cfg.MUTUALNET.CALIBRATE:
+        dataset = build_dataset(cfg, "train")
+        generator = torch.Generator().manual_seed(cfg.RNG_SEED)
+        per_process = max(1, cfg.TRAIN.BATCH_SIZE // get_world_size())
+        loader = _loader(dataset, per_process, RandomSampler(dataset, generator=generator), cfg, drop_last=False)
+        calibrator = BNCalibrator(model)
+        progress = tqdm(total=min(cfg.MUTUALNET.BN_CALIB_BATCHES, len(loader)), desc="BN calibration",
+                        disable=not is_main_process())
+        for index, batch in enumerate(loader):
+            if index >= cfg.MUTUALNET.BN_CALIB_BATCHES:
+                break
+            inputs = _model_input(batch, device, multi_pathway)
+            for config, key in zip(grid, keys):
+                calibrator.update(config.width, key, lambda m, x=resize_input(inputs, config): m(x))
+            progress.update()
+        progress.close()
+        calibrator.finish()
+        # Processes saw different batches: average their statistics (equal batch counts).
+        if get_world_size() > 1:
+            for buffer_name, buffer in model.named_buffers():
+                if ".stats_" in buffer_name or buffer_name.startswith("stats_"):
+                    buffer.copy_(all_reduce_sum(buffer.clone()) / get_world_size())
+        logger.info("calibrated BN statistics of %d configurations on %d batches", len(grid),
+                    min(cfg.MUTUALNET.BN_CALIB_BATCHES, len(loader)))
+        _save(cfg, model, None, None, cfg.SOLVER.MAX_EPOCH, name="checkpoint_calibrated.pyth")
+    results: list[ConfigResult] = []
+    if not cfg.MUTUALNET.SEARCH:
+        return results
+    model.eval()
+    _, loader = _eval_loader(cfg, "val", max(1, cfg.TEST.BATCH_SIZE // get_world_size()))
+    counts = torch.zeros(len(grid), 3, dtype=torch.float64)
+    for batch in tqdm(loader, desc="search", disable=not is_main_process()):
+        inputs = _model_input(batch, device, multi_pathway)
+        counts += evaluate_configs(model, inputs, batch["label"].to(device), grid, keys)
+    counts = all_reduce_sum(counts.to(device)).cpu()
+    unwrapped = _unwrap(model)
+    for index, config in enumerate(grid):
+        inputs = unwrapped.example_input(config.spatial, config.temporal) if hasattr(unwrapped, "num_frames") \
+            else torch.zeros(1, 3, config.spatial, config.spatial)
+        flops = count_flops(unwrapped, inputs, config.width, ops="conv_linear" if cfg.MODEL.ARCH == "2d" else "all")
+        total = max(counts[index, 2].item(), 1)
+        results.append(ConfigResult(
+            round(config.width, 4), config.spatial, config.temporal, round(flops / 1e9, 5),
+            round(count_params(unwrapped, config.width) / 1e6, 4),
+            round(100 * counts[index, 0].item() / total, 3), round(100 * counts[index, 1].item() / total, 3),
+        ))
+    if is_main_process():
+        paths = write_tables(results, cfg.OUTPUT_DIR)
+        plot = plot_tables(results, str(Path(cfg.OUTPUT_DIR) / "accuracy_flops.png"),
+                           title=f"{cfg.MODEL.MODEL_NAME}: {len(results)} configurations")
+        logger.info("wrote %s, %s and %s", paths["search_table"], paths["query_table"], plot)
+    return results
+
+
+@torch.no_grad()
+def test(cfg: CfgNode, model: nn.Module, device: torch.device) -> dict[str, float]:
+    """Multi-view test (NUM_ENSEMBLE_VIEWS x NUM_SPATIAL_CROPS) at MUTUALNET.TEST_* config.
+
+    Softmax scores of each view are summed per video (max for DATA.ENSEMBLE_METHOD max);
+    top-1/top-5 of the video predictions are written to OUTPUT_DIR/test_results.json.
+    """
+    multi_pathway = cfg.MODEL.ARCH in cfg.MODEL.MULTI_PATHWAY_ARCH
+    node = cfg.MUTUALNET
+    full = _full_config(cfg)
+    if node.ENABLE:
+        width = node.TEST_WIDTH
+        spatial = node.TEST_SPATIAL_SIZE or full.spatial
+        temporal = (node.TEST_TEMPORAL_SIZE or full.temporal) if full.temporal is not None else None
+    else:  # I-Net: its own configuration
+        width, spatial, temporal = _static_config(cfg)
+    key = stats_key(width, spatial, temporal)
+    # Test views are cut at TEST_CROP_SIZE; a smaller configuration scales them alike.
+    test_spatial = round(cfg.DATA.TEST_CROP_SIZE * spatial / full.spatial)
+    config = SubnetConfig(width, test_spatial, temporal)
+    dataset, loader = _eval_loader(cfg, "test", max(1, cfg.TEST.BATCH_SIZE // get_world_size()))
+    num_videos = len(dataset) // (cfg.TEST.NUM_ENSEMBLE_VIEWS * cfg.TEST.NUM_SPATIAL_CROPS)
+    scores = torch.zeros(num_videos, cfg.MODEL.NUM_CLASSES, dtype=torch.float64)
+    labels = torch.full((num_videos,), -1, dtype=torch.long)
+    views = torch.zeros(num_videos, dtype=torch.float64)
+    model.eval()
+    with set_width(model, width, key, warn_uncalibrated=True):
+        for batch in tqdm(loader, desc="test", disable=not is_main_process()):
+            logits = model(resize_input(_model_input(batch, device, multi_pathway), config)).float()
+            probs = (torch.sigmoid(logits) if cfg.DATA.MULTI_LABEL else torch.softmax(logits, 1)).double().cpu()
+            for video, prob, label in zip(batch["video_index"].tolist(), probs, batch["label"]):
+                if cfg.DATA.ENSEMBLE_METHOD == "max":
+                    scores[video] = torch.maximum(scores[video], prob)
+                else:
+                    scores[video] += prob
+                labels[video] = int(label)
+                views[video] += 1
+    scores = all_reduce_sum(scores.to(device)).cpu()
+    views = all_reduce_sum(views.to(device)).cpu()
+    labels = all_reduce_sum((labels + 1).to(device)).cpu() - 1  # each video seen by one process
+    top1, top5 = top_k_correct(scores, labels)
+    expected = cfg.TEST.NUM_ENSEMBLE_VIEWS * cfg.TEST.NUM_SPATIAL_CROPS
+    stats = {
+        "_type": "test", "config": {"width": width, "spatial": spatial, "temporal": temporal},
+        "views_per_video": expected, "videos": num_videos,
+        "complete_videos": int((views == expected).sum()),
+        "top1": round(100 * top1 / max(num_videos, 1), 3), "top5": round(100 * top5 / max(num_videos, 1), 3),
+    }
+    _log_stats(stats)
+    if is_main_process():
+        with open(Path(cfg.OUTPUT_DIR) / "test_results.json", "w") as f:
+            simplejson.dump(stats, f, indent=2)
+    return stats
+
+
+# --------------------------------------------------------------------------------------
+# The whole run
+# --------------------------------------------------------------------------------------
+def run(cfg: CfgNode) -> None:
+    """Every stage the config enables, in order: train, calibrate + search, test."""
+    Path(cfg.OUTPUT_DIR).mkdir(parents=True, exist_ok=True)
+    setup_logging(cfg.OUTPUT_DIR)
+    logger.info("world size %d, output %s", get_world_size(), os.path.abspath(cfg.OUTPUT_DIR))
+    device = device_for_rank(cfg.NUM_GPUS)
+    model: Optional[nn.Module] = None
+    if cfg.TRAIN.ENABLE:
+        model = train(cfg)
+    if model is None:
+        model = build_run_model(cfg).to(device)
+        load_for_eval(cfg, model)
+    if cfg.MUTUALNET.ENABLE and (cfg.MUTUALNET.CALIBRATE or cfg.MUTUALNET.SEARCH):
+        calibrate_and_search(cfg, model, device)
+    if cfg.TEST.ENABLE:
+        test(cfg, model, device)

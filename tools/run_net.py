@@ -1,0 +1,60 @@
+#!/usr/bin/env python3
+"""Train, calibrate, search and test a MutualNet model, as PySlowFast's run_net.py.
+
+    python tools/run_net.py --cfg configs/Kinetics/MutualNet_SlowFast_4x16.yaml
+    python tools/run_net.py --cfg CONFIG.yaml NUM_GPUS 0 TRAIN.BATCH_SIZE 4   # overrides
+    python tools/run_net.py --cfg CONFIG.yaml --opts TRAIN.ENABLE False         # newer form
+
+Several nodes: the same command on each with ``--num_shards N --shard_id i
+--init_method tcp://HOST:PORT``. ``torchrun`` works too (ranks from its environment).
+On the CPU (``NUM_GPUS 0``) ``--num_procs N`` runs N gloo processes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from mutualnet3d.config import ConfigError, load_config
+from mutualnet3d.engine.distributed import launch
+from mutualnet3d.engine.trainer import run
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--cfg", dest="cfg_files", action="append", required=True,
+                        help="config file; several run one after another")
+    parser.add_argument("--init_method", default="tcp://localhost:9999",
+                        help="process-group rendezvous (tcp://host:port or file://path)")
+    parser.add_argument("--num_shards", type=int, default=None, help="nodes (NUM_SHARDS)")
+    parser.add_argument("--shard_id", type=int, default=None, help="this node (SHARD_ID)")
+    parser.add_argument("--num_procs", type=int, default=None,
+                        help="processes on this node (default: max(1, NUM_GPUS))")
+    parser.add_argument("opts", nargs=argparse.REMAINDER, help="KEY VALUE config overrides")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    for path in args.cfg_files:
+        try:
+            cfg = load_config(path, args.opts)
+        except ConfigError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        if args.num_shards is not None:
+            cfg.NUM_SHARDS = args.num_shards
+        if args.shard_id is not None:
+            cfg.SHARD_ID = args.shard_id
+        cfg.freeze()
+        launch(
+            run, (cfg,), num_gpus=cfg.NUM_GPUS, num_shards=cfg.NUM_SHARDS, shard_id=cfg.SHARD_ID,
+            init_method=args.init_method, num_procs=args.num_procs, backend=cfg.DIST_BACKEND,
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
