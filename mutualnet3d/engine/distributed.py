@@ -21,6 +21,7 @@ __all__ = [
     "is_main_process",
     "get_rank",
     "get_world_size",
+    "all_reduce_max",
     "all_reduce_sum",
     "ShardSampler",
     "device_for_rank",
@@ -54,6 +55,13 @@ def all_reduce_sum(tensor: torch.Tensor) -> torch.Tensor:
     """Sum over processes (in place); a no-op in a single process."""
     if get_world_size() > 1:
         dist.all_reduce(tensor)
+    return tensor
+
+
+def all_reduce_max(tensor: torch.Tensor) -> torch.Tensor:
+    """Element-wise maximum over processes (in place); a no-op in a single process."""
+    if get_world_size() > 1:
+        dist.all_reduce(tensor, op=dist.ReduceOp.MAX)
     return tensor
 
 

@@ -38,6 +38,7 @@ from .checkpoint import (
 )
 from .distributed import (
     ShardSampler,
+    all_reduce_max,
     all_reduce_sum,
     device_for_rank,
     get_rank,
@@ -457,9 +458,12 @@ def test(cfg: CfgNode, model: nn.Module, device: torch.device) -> dict[str, floa
                     scores[video] += prob
                 labels[video] = int(label)
                 views[video] += 1
-    scores = all_reduce_sum(scores.to(device)).cpu()
+    # A video's views may be spread over processes: sum (or max) their scores, count
+    # their views, and take the label from whichever process saw one (-1 elsewhere).
+    reduce_scores = all_reduce_max if cfg.DATA.ENSEMBLE_METHOD == "max" else all_reduce_sum
+    scores = reduce_scores(scores.to(device)).cpu()
     views = all_reduce_sum(views.to(device)).cpu()
-    labels = all_reduce_sum((labels + 1).to(device)).cpu() - 1  # each video seen by one process
+    labels = all_reduce_max(labels.to(device)).cpu()
     top1, top5 = top_k_correct(scores, labels)
     expected = cfg.TEST.NUM_ENSEMBLE_VIEWS * cfg.TEST.NUM_SPATIAL_CROPS
     stats = {
