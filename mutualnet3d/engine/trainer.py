@@ -161,9 +161,11 @@ def train(cfg: CfgNode) -> nn.Module:
     amp = cfg.TRAIN.MIXED_PRECISION and device.type == "cuda"
     scaler = torch.amp.GradScaler("cuda", enabled=amp)
     start_epoch = _resume_or_init(cfg, model, optimizer, scaler)
+    if cfg.BN.NORM_TYPE != "batchnorm":
+        # torch's convert_sync_batchnorm would replace the slimmable BN layers by plain
+        # full-width ones, silently breaking every sub-network.
+        raise NotImplementedError(f"BN.NORM_TYPE {cfg.BN.NORM_TYPE!r}: only 'batchnorm' is supported so far")
     if get_world_size() > 1:
-        if cfg.BN.NORM_TYPE == "sync_batchnorm":
-            model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
         model = DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
     dataset = build_dataset(cfg, "train")
     per_process = cfg.TRAIN.BATCH_SIZE // get_world_size()
