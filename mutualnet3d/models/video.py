@@ -496,6 +496,7 @@ def adaptive_slow_detector(
     num_frames: int = 4,
     crop_size: int = 224,
     roi_aligned: bool = True,
+    head_activation: Optional[type] = None,
     **pytorchvideo_kwargs: Any,
 ) -> VideoDetector:
     """Adaptive Slow R50 with the RoI head: PyTorchVideo's ``create_resnet_with_roi_head``.
@@ -506,6 +507,8 @@ def adaptive_slow_detector(
         width_divisor: active channels are multiples of this.
         num_frames, crop_size: clip size of the full configuration.
         roi_aligned: RoIAlign's half-pixel alignment (PySlowFast: True).
+        head_activation: PyTorchVideo's default is Sigmoid; None gives logits, which the
+            BCE-with-logits loss and the distillation loss take (sigmoid at evaluation).
         pytorchvideo_kwargs: any other ``create_resnet_with_roi_head`` argument.
     """
     kwargs = dict(
@@ -513,6 +516,7 @@ def adaptive_slow_detector(
         dropout_rate=dropout_rate,
         stem_conv_kernel_size=(1, 7, 7),
         head_pool_kernel_size=(num_frames, 1, 1),
+        head_activation=head_activation,
     )
     kwargs.update(pytorchvideo_kwargs)
     builder = partial(_pytorchvideo_detector, create_resnet_with_roi_head, roi_aligned)
@@ -536,6 +540,7 @@ def adaptive_slowfast_detector(
     fusion_kernel_size: int = 7,
     crop_size: int = 224,
     roi_aligned: bool = True,
+    head_activation: Optional[type] = None,
     **pytorchvideo_kwargs: Any,
 ) -> VideoDetector:
     """Adaptive SlowFast R50 with the RoI head: ``create_slowfast_with_roi_head``.
@@ -550,6 +555,7 @@ def adaptive_slowfast_detector(
         head_pool_kernel_sizes=((num_frames, 1, 1), (num_frames * alpha, 1, 1)),
         model_num_class=num_classes,
         dropout_rate=dropout_rate,
+        head_activation=head_activation,
     )
     kwargs.update(pytorchvideo_kwargs)
     builder = partial(_pytorchvideo_detector, create_slowfast_with_roi_head, roi_aligned)
