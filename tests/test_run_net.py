@@ -136,3 +136,27 @@ def test_baselines_and_ablations_run_from_their_config_files(config, kinetics_di
     else:  # I-Net: a plain network of width 0.5, no search
         state = load_checkpoint_file(checkpoint_path(str(out), 1))["model_state"]
         assert state["blocks.0.conv.weight"].shape[0] == 4 and not (out / "query_table.json").exists()
+
+
+KINETICS = sorted((ROOT / "configs" / "Kinetics").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", KINETICS, ids=[p.stem for p in KINETICS])
+def test_every_kinetics_config_trains_and_tests_one_iteration(path, kinetics_dir, tmp_path):
+    arch = load_config(str(path)).MODEL.ARCH
+    sizes = {
+        "slow": {"MODEL.MODEL_NAME": "slow_tiny"},
+        "slowfast": {"MODEL.MODEL_NAME": "slowfast_tiny", "DATA.NUM_FRAMES": "8", "SLOWFAST.ALPHA": "4",
+                     "MUTUALNET.TEMPORAL_SIZES": "[2, 1]"},
+        "x3d": {"MODEL.MODEL_NAME": "x3d_tiny", "X3D.WIDTH_FACTOR": "0.5", "X3D.DEPTH_FACTOR": "1.0",
+                "X3D.DIM_C5": "32"},
+    }[arch]
+    out = tmp_path / "out"
+    cfg = load_config(str(path), tiny_opts(kinetics_dir, out, **{
+        "SOLVER.MAX_EPOCH": "1", "TRAIN.BATCH_SIZE": "4", "TRAIN.EVAL_PERIOD": "0",
+        "MUTUALNET.CALIBRATE": "False", "MUTUALNET.SEARCH": "False", "MUTUALNET.EVAL_WIDTHS": "[1.0]",
+        "TEST.NUM_ENSEMBLE_VIEWS": "1", "TEST.NUM_SPATIAL_CROPS": "1", **sizes,
+    }))
+    trainer.run(cfg)
+    assert (out / "stdout.log").read_text().count('"_type": "train_iter"') == 1
+    assert json.loads((out / "test_results.json").read_text())["complete_videos"] == 4
