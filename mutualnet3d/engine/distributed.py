@@ -21,6 +21,7 @@ __all__ = [
     "is_main_process",
     "get_rank",
     "get_world_size",
+    "all_gather_cpu",
     "all_reduce_max",
     "all_reduce_sum",
     "ShardSampler",
@@ -56,6 +57,15 @@ def all_reduce_sum(tensor: torch.Tensor) -> torch.Tensor:
     if get_world_size() > 1:
         dist.all_reduce(tensor)
     return tensor
+
+
+def all_gather_cpu(tensor: torch.Tensor) -> list[torch.Tensor]:
+    """Every process's CPU tensor (any length), in rank order; [tensor] in one process."""
+    if get_world_size() == 1:
+        return [tensor]
+    gathered: list[Any] = [None] * get_world_size()
+    dist.all_gather_object(gathered, tensor.cpu())
+    return gathered
 
 
 def all_reduce_max(tensor: torch.Tensor) -> torch.Tensor:

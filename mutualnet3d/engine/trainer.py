@@ -45,7 +45,7 @@ from .distributed import (
     get_world_size,
     is_main_process,
 )
-from .evaluate import evaluate_configs, top_k_correct
+from .evaluate import Accumulator, forward_configs, top_k_correct
 from .mutual import mutual_step, resize_input
 from .sampling import ConfigSampler, SubnetConfig
 from .search import ConfigResult, plot_tables, write_tables
@@ -197,7 +197,9 @@ def train(cfg: CfgNode) -> nn.Module:
             stats.update(_type="val_epoch", epoch=f"{done}/{cfg.SOLVER.MAX_EPOCH}")
             _log_stats(stats)
             if writer is not None:
-                writer.add_scalar("val/top1", stats["top1"], done)
+                for name, value in stats.items():
+                    if isinstance(value, float):
+                        writer.add_scalar(f"val/{name}", value, done)
         if done % cfg.TRAIN.CHECKPOINT_PERIOD == 0 or done == cfg.SOLVER.MAX_EPOCH:
             _save(cfg, model, optimizer, scaler, done)
     if writer is not None:
@@ -335,22 +337,22 @@ def _eval_loader(cfg: CfgNode, split: str, batch_size: int) -> tuple[Dataset, Da
 
 @torch.no_grad()
 def evaluate_full(cfg: CfgNode, model: nn.Module, device: torch.device) -> dict[str, float]:
-    """Top-1/top-5 of the full configuration on the validation split (main BN statistics)."""
+    """The full configuration on the validation split (main BN statistics).
+
+    Top-1/top-5 (%), or mAP (%) for multi-label data sets.
+    """
     model.eval()
     multi_pathway = cfg.MODEL.ARCH in cfg.MODEL.MULTI_PATHWAY_ARCH
     _, loader = _eval_loader(cfg, "val", max(1, cfg.TEST.BATCH_SIZE // get_world_size()))
     full = _full_config(cfg) if cfg.MUTUALNET.ENABLE else _static_config(cfg)
-    counts = torch.zeros(3, dtype=torch.float64)
-    with set_width(model, full.width, warn_uncalibrated=False):
+    accumulator = Accumulator(cfg.DATA.MULTI_LABEL)
+    with torch.no_grad(), set_width(model, full.width, warn_uncalibrated=False):
         for batch in loader:
             logits = model(resize_input(_model_input(batch, device, multi_pathway), full))
-            labels = batch["label"].to(device)
-            top1, top5 = top_k_correct(logits, labels)
-            counts += torch.tensor([top1, top5, len(labels)], dtype=torch.float64)
-    counts = all_reduce_sum(counts.to(device)).cpu()
+            accumulator.add(logits, batch["label"].to(device))
+    metric, top5 = accumulator.result()
     model.train()
-    return {"top1": round(100 * counts[0].item() / max(counts[2].item(), 1), 3),
-            "top5": round(100 * counts[1].item() / max(counts[2].item(), 1), 3)}
+    return {"map": metric} if cfg.DATA.MULTI_LABEL else {"top1": metric, "top5": top5}
 
 
 def _grid(cfg: CfgNode) -> list[SubnetConfig]:
@@ -399,25 +401,27 @@ def calibrate_and_search(cfg: CfgNode, model: nn.Module, device: torch.device) -
         return results
     model.eval()
     _, loader = _eval_loader(cfg, "val", max(1, cfg.TEST.BATCH_SIZE // get_world_size()))
-    counts = torch.zeros(len(grid), 3, dtype=torch.float64)
+    accumulators = [Accumulator(cfg.DATA.MULTI_LABEL) for _ in grid]
     for batch in tqdm(loader, desc="search", disable=not is_main_process()):
         inputs = _model_input(batch, device, multi_pathway)
-        counts += evaluate_configs(model, inputs, batch["label"].to(device), grid, keys)
-    counts = all_reduce_sum(counts.to(device)).cpu()
+        labels = batch["label"].to(device)
+        for accumulator, logits in zip(accumulators, forward_configs(model, inputs, grid, keys)):
+            accumulator.add(logits, labels)
     unwrapped = _unwrap(model)
     for index, config in enumerate(grid):
         inputs = unwrapped.example_input(config.spatial, config.temporal) if hasattr(unwrapped, "num_frames") \
             else torch.zeros(1, 3, config.spatial, config.spatial)
         flops = count_flops(unwrapped, inputs, config.width, ops="conv_linear" if cfg.MODEL.ARCH == "2d" else "all")
-        total = max(counts[index, 2].item(), 1)
+        metric, top5 = accumulators[index].result()
         results.append(ConfigResult(
             round(config.width, 4), config.spatial, config.temporal, round(flops / 1e9, 5),
-            round(count_params(unwrapped, config.width) / 1e6, 4),
-            round(100 * counts[index, 0].item() / total, 3), round(100 * counts[index, 1].item() / total, 3),
+            round(count_params(unwrapped, config.width) / 1e6, 4), metric, top5,
         ))
     if is_main_process():
-        paths = write_tables(results, cfg.OUTPUT_DIR)
+        metric_name = "map" if cfg.DATA.MULTI_LABEL else "top1"
+        paths = write_tables(results, cfg.OUTPUT_DIR, metric_name)
         plot = plot_tables(results, str(Path(cfg.OUTPUT_DIR) / "accuracy_flops.png"),
+                           metric_name="mAP (%)" if cfg.DATA.MULTI_LABEL else "top-1 (%)",
                            title=f"{cfg.MODEL.MODEL_NAME}: {len(results)} configurations")
         logger.info("wrote %s, %s and %s", paths["search_table"], paths["query_table"], plot)
     return results
@@ -446,7 +450,10 @@ def test(cfg: CfgNode, model: nn.Module, device: torch.device) -> dict[str, floa
     dataset, loader = _eval_loader(cfg, "test", max(1, cfg.TEST.BATCH_SIZE // get_world_size()))
     num_videos = len(dataset) // (cfg.TEST.NUM_ENSEMBLE_VIEWS * cfg.TEST.NUM_SPATIAL_CROPS)
     scores = torch.zeros(num_videos, cfg.MODEL.NUM_CLASSES, dtype=torch.float64)
-    labels = torch.full((num_videos,), -1, dtype=torch.long)
+    if cfg.DATA.MULTI_LABEL:  # multi-hot per video
+        labels = torch.zeros(num_videos, cfg.MODEL.NUM_CLASSES, dtype=torch.float64)
+    else:
+        labels = torch.full((num_videos,), -1, dtype=torch.long)
     views = torch.zeros(num_videos, dtype=torch.float64)
     model.eval()
     with set_width(model, width, key, warn_uncalibrated=True):
@@ -458,7 +465,7 @@ def test(cfg: CfgNode, model: nn.Module, device: torch.device) -> dict[str, floa
                     scores[video] = torch.maximum(scores[video], prob)
                 else:
                     scores[video] += prob
-                labels[video] = int(label)
+                labels[video] = label
                 views[video] += 1
     # A video's views may be spread over processes: sum (or max) their scores, count
     # their views, and take the label from whichever process saw one (-1 elsewhere).
@@ -466,14 +473,19 @@ def test(cfg: CfgNode, model: nn.Module, device: torch.device) -> dict[str, floa
     scores = reduce_scores(scores.to(device)).cpu()
     views = all_reduce_sum(views.to(device)).cpu()
     labels = all_reduce_max(labels.to(device)).cpu()
-    top1, top5 = top_k_correct(scores, labels)
     expected = cfg.TEST.NUM_ENSEMBLE_VIEWS * cfg.TEST.NUM_SPATIAL_CROPS
     stats = {
         "_type": "test", "config": {"width": width, "spatial": spatial, "temporal": temporal},
         "views_per_video": expected, "videos": num_videos,
         "complete_videos": int((views == expected).sum()),
-        "top1": round(100 * top1 / max(num_videos, 1), 3), "top5": round(100 * top5 / max(num_videos, 1), 3),
     }
+    if cfg.DATA.MULTI_LABEL:
+        from .metrics import mean_average_precision
+
+        stats["map"] = round(100 * mean_average_precision(scores.numpy(), labels.numpy()), 3)
+    else:
+        top1, top5 = top_k_correct(scores, labels)
+        stats.update(top1=round(100 * top1 / max(num_videos, 1), 3), top5=round(100 * top5 / max(num_videos, 1), 3))
     _log_stats(stats)
     if is_main_process():
         with open(Path(cfg.OUTPUT_DIR) / "test_results.json", "w") as f:
