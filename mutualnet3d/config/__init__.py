@@ -1,20 +1,29 @@
-"""Configuration: an fvcore ``CfgNode`` with PySlowFast's key names plus ``MUTUALNET``.
+"""Configuration: an fvcore ``CfgNode`` with PySlowFast's keys plus ``MUTUALNET``.
 
 Used only at the edge (``tools/run_net.py``, ``build_model``): modules take explicit
-arguments. ``load_config`` merges YAML files and ``KEY VALUE`` overrides and validates;
-validation never changes a value.
+arguments. :func:`load_config` merges YAML files (with ``_BASE_``) and ``KEY VALUE``
+overrides, then validates. Nothing is frozen and validation never changes a value.
 """
 
 from __future__ import annotations
 
-from typing import Optional, Sequence, Union
+import os
+from typing import Any, Optional, Sequence, Union
 
-from fvcore.common.config import CfgNode
+import yaml
+from fvcore.common.config import BASE_KEY, CfgNode
 
 from .data import add_data_config
-from .defaults import add_run_config
-from .model import add_model_config
-from .mutualnet import ConfigError, add_mutualnet_config, eval_widths, validate_mutualnet
+from .defaults import add_run_config, validate_run
+from .errors import ConfigError
+from .model import add_model_config, validate_model
+from .mutualnet import (
+    add_mutualnet_config,
+    eval_grid,
+    eval_widths,
+    full_frames,
+    validate_mutualnet,
+)
 
 __all__ = [
     "ConfigError",
@@ -26,9 +35,15 @@ __all__ = [
     "validate_cfg",
 ]
 
+PathLike = Union[str, "os.PathLike[str]"]
+
+# What merging a file raises besides unknown keys: type mismatches (yacs names the key),
+# unreadable or invalid _BASE_ files, "Cannot inherit key" from fvcore.
+_MERGE_ERRORS = (ValueError, AssertionError, TypeError, OSError, yaml.YAMLError)
+
 
 def get_cfg() -> CfgNode:
-    """A fresh config holding every default."""
+    """A fresh, unfrozen config holding every default."""
     cfg = CfgNode()
     add_run_config(cfg)
     add_data_config(cfg)
@@ -37,82 +52,111 @@ def get_cfg() -> CfgNode:
     return cfg
 
 
-def _key_from_error(error: BaseException) -> str:
-    # yacs: KeyError("Non-existent config key: A.B") / AssertionError("Non-existent key: A.B")
-    text = error.args[0] if error.args else str(error)
-    return str(text).rsplit(":", 1)[-1].strip()
+def validate_cfg(cfg: CfgNode) -> None:
+    """Raise :class:`ConfigError` naming the first key that cannot work."""
+    validate_mutualnet(cfg.MUTUALNET)
+    validate_model(cfg)
+    validate_run(cfg)
 
 
 def load_config(
-    cfg_files: Union[str, Sequence[str], None] = None,
+    cfg_files: Union[PathLike, Sequence[PathLike], None] = None,
     opts: Optional[Sequence[str]] = None,
 ) -> CfgNode:
     """Defaults, then each YAML file in order, then ``KEY VALUE`` overrides; validated.
 
     ``opts`` may start with ``--opts`` (PySlowFast's newer command line) or not (its
-    documented one). Unknown keys raise :class:`ConfigError` naming the key and file.
+    older one). An unknown key raises :class:`ConfigError` naming the full key and the
+    file that sets it; a value of the wrong type names the key too.
     """
     cfg = get_cfg()
-    files = [cfg_files] if isinstance(cfg_files, str) else list(cfg_files or [])
-    for path in files:
+    if isinstance(cfg_files, (str, os.PathLike)):
+        cfg_files = [cfg_files]
+    for path in map(os.fspath, cfg_files or []):
+        if _read_yaml(path) is None:
+            continue  # an empty (or comments-only) file sets nothing
         try:
             cfg.merge_from_file(path)
-        except (KeyError, AssertionError) as error:
-            raise ConfigError(f"{path}: unknown config key {_key_from_error(error)}") from None
-        except ValueError as error:
+        except KeyError as error:  # yacs: "Non-existent config key: A.B"
+            key = _key_from_error(error)
+            where = _file_setting(key, path) or path
+            if where != path:
+                where = f"{where} (a _BASE_ of {path})"
+            raise ConfigError(f"{where}: unknown config key {key}") from None
+        except _MERGE_ERRORS as error:
             raise ConfigError(f"{path}: {error}") from None
-    opts = list(opts or [])
-    if opts[:1] == ["--opts"]:
-        opts = opts[1:]
-    if len(opts) % 2:
-        raise ConfigError(f"overrides must be KEY VALUE pairs, got an odd list: {opts}")
-    try:
-        cfg.merge_from_list(opts)
-    except (KeyError, AssertionError) as error:
-        raise ConfigError(f"command line: unknown config key {_key_from_error(error)}") from None
-    except ValueError as error:
-        raise ConfigError(f"command line: {error}") from None
+    _merge_overrides(cfg, list(opts or []))
     validate_cfg(cfg)
     return cfg
 
 
-def validate_cfg(cfg: CfgNode) -> None:
-    """Raise :class:`ConfigError` naming the first key that cannot work."""
-    validate_mutualnet(cfg.MUTUALNET)
-    if cfg.NUM_GPUS < 0:
-        raise ConfigError(f"NUM_GPUS must be >= 0, got {cfg.NUM_GPUS}")
-    if cfg.NUM_SHARDS < 1 or not 0 <= cfg.SHARD_ID < cfg.NUM_SHARDS:
-        raise ConfigError(
-            f"SHARD_ID must be in [0, NUM_SHARDS), got SHARD_ID={cfg.SHARD_ID}, "
-            f"NUM_SHARDS={cfg.NUM_SHARDS}"
-        )
-    processes = max(1, cfg.NUM_GPUS) * cfg.NUM_SHARDS
-    for key in ("TRAIN", "TEST"):
-        if cfg[key].BATCH_SIZE % processes:
-            raise ConfigError(
-                f"{key}.BATCH_SIZE ({cfg[key].BATCH_SIZE}) must be divisible by the "
-                f"number of processes (max(1, NUM_GPUS) x NUM_SHARDS = {processes})"
-            )
+def _merge_overrides(cfg: CfgNode, opts: list[str]) -> None:
+    """Merge ``KEY VALUE`` pairs, checking each key first so errors can name it."""
+    if opts[:1] == ["--opts"]:
+        opts = opts[1:]
+    if len(opts) % 2:
+        raise ConfigError(f"overrides must be KEY VALUE pairs, got an odd list: {opts}")
+    for key in opts[0::2]:
+        node: Any = cfg
+        for part in key.split("."):
+            if not isinstance(node, CfgNode) or part not in node or part == BASE_KEY:
+                raise ConfigError(f"command line: unknown config key {key}")
+            node = node[part]
+        if isinstance(node, CfgNode):
+            raise ConfigError(f"command line: {key} is a node; set {key}.<KEY> instead")
+    try:
+        cfg.merge_from_list(opts)
+    except (ValueError, KeyError, AssertionError) as error:
+        raise ConfigError(f"command line: {_message(error)}") from None
 
 
-def full_frames(cfg: CfgNode) -> Optional[int]:
-    """Frames of the (Slow) pathway at the full configuration; None for 2D networks."""
-    if cfg.MODEL.ARCH == "2d":
-        return None
-    if cfg.MODEL.ARCH in cfg.MODEL.MULTI_PATHWAY_ARCH:
-        return cfg.DATA.NUM_FRAMES // cfg.SLOWFAST.ALPHA
-    return cfg.DATA.NUM_FRAMES
+def _message(error: BaseException) -> str:
+    # KeyError's str() is the repr of its argument; show the text itself.
+    return str(error.args[0]) if error.args else type(error).__name__
 
 
-def eval_grid(cfg: CfgNode) -> tuple[list[float], list[int], list[Optional[int]]]:
-    """(widths, spatial sizes, temporal sizes) of the configurations to evaluate.
+def _key_from_error(error: BaseException) -> str:
+    return _message(error).rsplit(":", 1)[-1].strip()
 
-    Sizes are sorted largest first; empty lists fall back as the MUTUALNET keys say.
+
+def _read_yaml(path: str) -> Optional[dict[str, Any]]:
+    """The mapping a YAML file holds (None if empty); ConfigError if it is not one."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = yaml.safe_load(f)
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read the config file ({error})") from None
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML ({error})") from None
+    if data is not None and not isinstance(data, dict):
+        raise ConfigError(f"{path}: must hold a mapping of keys, got {type(data)}")
+    return data
+
+
+def _file_setting(key: str, path: str) -> Optional[str]:
+    """The file of ``path``'s ``_BASE_`` chain that sets ``key`` (None if not found).
+
+    yacs reports an unknown key only after the chain is merged; naming the base file
+    that holds it saves the user a search.
     """
-    node = cfg.MUTUALNET
-    spatial = list(node.EVAL_SPATIAL_SIZES or node.SPATIAL_SIZES or [cfg.DATA.TRAIN_CROP_SIZE])
-    frames = full_frames(cfg)
-    temporal: list[Optional[int]] = [None]
-    if frames is not None:
-        temporal = list(node.EVAL_TEMPORAL_SIZES or node.TEMPORAL_SIZES or [frames])
-    return eval_widths(cfg), sorted(spatial, reverse=True), sorted(temporal, reverse=True)
+    try:
+        data = _read_yaml(path) or {}
+    except ConfigError:
+        return None
+    node: Any = data
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            break
+        node = node[part]
+    else:
+        return path
+    bases = data.get(BASE_KEY) or []
+    for base in [bases] if isinstance(bases, str) else bases:
+        # fvcore resolves a relative _BASE_ against the including file's folder.
+        base = os.path.expanduser(base)
+        if not base.startswith(("/", "https://", "http://")):
+            base = os.path.join(os.path.dirname(path), base)
+        found = _file_setting(key, base)
+        if found is not None:
+            return found
+    return None

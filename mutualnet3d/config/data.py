@@ -1,50 +1,71 @@
-"""Data keys: PySlowFast's DATA, AVA and DETECTION nodes."""
+"""Data keys: PySlowFast's DATA, DETECTION and AVA nodes (names and default values)."""
+
+from __future__ import annotations
 
 from fvcore.common.config import CfgNode
 
+__all__ = ["add_data_config"]
+
 
 def add_data_config(cfg: CfgNode) -> None:
+    """Add the DATA, DETECTION and AVA nodes."""
     cfg.DATA = CfgNode()
-    cfg.DATA.PATH_TO_DATA_DIR = ""  # {train,val,test}.csv (or the data set's own files)
-    cfg.DATA.PATH_PREFIX = ""  # joined before every video path
+    cfg.DATA.PATH_TO_DATA_DIR = ""  # folder of {train,val,test}.csv (or ImageNet's)
+    cfg.DATA.PATH_PREFIX = ""  # joined before every video path of the csv files
     cfg.DATA.PATH_LABEL_SEPARATOR = " "  # between path and label in the csv files
-    cfg.DATA.NUM_FRAMES = 8  # frames of the (Fast, for SlowFast) clip
-    cfg.DATA.SAMPLING_RATE = 8  # frame stride, at TARGET_FPS
-    cfg.DATA.TARGET_FPS = 30
+    cfg.DATA.NUM_FRAMES = 8  # frames per clip (the Fast pathway's, for SlowFast)
+    cfg.DATA.SAMPLING_RATE = 8  # stride between sampled frames, at TARGET_FPS
+    cfg.DATA.TARGET_FPS = 30  # videos are resampled to this rate before sampling
     cfg.DATA.TRAIN_JITTER_SCALES = [256, 320]  # short-side range of scale jitter
-    cfg.DATA.TRAIN_CROP_SIZE = 224
-    cfg.DATA.TEST_CROP_SIZE = 256
-    cfg.DATA.INPUT_CHANNEL_NUM = [3, 3]  # channels per pathway
-    cfg.DATA.MEAN = [0.45, 0.45, 0.45]
-    cfg.DATA.STD = [0.225, 0.225, 0.225]
-    cfg.DATA.DECODING_BACKEND = "pyav"
-    cfg.DATA.RANDOM_FLIP = True
-    cfg.DATA.REVERSE_INPUT_CHANNEL = False  # RGB -> BGR
-    cfg.DATA.MULTI_LABEL = False  # Charades
-    cfg.DATA.ENSEMBLE_METHOD = "sum"  # view aggregation: sum, max (Charades)
+    # ImageNet: Inception-style area and aspect ranges; non-empty replaces the above.
+    cfg.DATA.TRAIN_JITTER_SCALES_RELATIVE = []
+    cfg.DATA.TRAIN_JITTER_ASPECT_RELATIVE = []
+    # Charades: draw 1 / scale uniformly instead of the scale itself.
+    cfg.DATA.INV_UNIFORM_SAMPLE = False
+    cfg.DATA.TRAIN_CROP_SIZE = 224  # training crop (the full network's input size)
+    cfg.DATA.TEST_CROP_SIZE = 256  # test crop (and short side, with 3 crops)
+    cfg.DATA.INPUT_CHANNEL_NUM = [3, 3]  # input channels per pathway
+    cfg.DATA.MEAN = [0.45, 0.45, 0.45]  # per-channel mean of pixels in [0, 1]
+    cfg.DATA.STD = [0.225, 0.225, 0.225]  # per-channel std of pixels in [0, 1]
+    # PCA lighting noise (RGB), used with AVA.TRAIN_USE_COLOR_AUGMENTATION.
+    cfg.DATA.TRAIN_PCA_EIGVAL = [0.225, 0.224, 0.229]
+    cfg.DATA.TRAIN_PCA_EIGVEC = [
+        [-0.5675, 0.7192, 0.4009],
+        [-0.5808, -0.0045, -0.8140],
+        [-0.5836, -0.6948, 0.4203],
+    ]
+    cfg.DATA.DECODING_BACKEND = "pyav"  # video decoder: pyav or torchvision
+    cfg.DATA.RANDOM_FLIP = True  # random horizontal flip in training
+    cfg.DATA.REVERSE_INPUT_CHANNEL = False  # feed BGR instead of RGB (Charades)
+    cfg.DATA.MULTI_LABEL = False  # several labels per video; mAP metric (Charades)
+    cfg.DATA.ENSEMBLE_METHOD = "sum"  # how test views combine: sum or max
+    # Not PySlowFast's: how the loader survives videos that fail to decode.
     cfg.DATA.MAX_DECODE_RETRIES = 10  # other videos tried after a failed decode
     cfg.DATA.MAX_FAILURE_RATIO = 0.1  # stop when more of an epoch's videos fail
 
     cfg.DETECTION = CfgNode()
-    cfg.DETECTION.ENABLE = False  # AVA: RoI head and boxes
-    cfg.DETECTION.ALIGNED = True  # RoIAlign's half-pixel alignment
-    cfg.DETECTION.SPATIAL_SCALE_FACTOR = 16  # feature stride of the RoI head
+    cfg.DETECTION.ENABLE = False  # action detection (AVA): boxes and an RoI head
+    cfg.DETECTION.ALIGNED = True  # RoIAlign with half-pixel alignment
+    cfg.DETECTION.SPATIAL_SCALE_FACTOR = 16  # input pixels per feature-map pixel
     cfg.DETECTION.ROI_XFORM_RESOLUTION = 7  # RoIAlign output size
 
+    # PySlowFast's defaults point at its authors' machines; here paths start empty.
     cfg.AVA = CfgNode()
-    cfg.AVA.FRAME_DIR = ""  # frames/<video>/<video>_%06d.jpg
-    cfg.AVA.FRAME_LIST_DIR = ""  # train.csv / val.csv frame lists
-    cfg.AVA.ANNOTATION_DIR = ""  # box, label-map, exclusion and ground-truth files
-    cfg.AVA.TRAIN_LISTS = ["train.csv"]
-    cfg.AVA.TEST_LISTS = ["val.csv"]
-    cfg.AVA.TRAIN_GT_BOX_LISTS = ["ava_train_v2.2.csv"]
-    cfg.AVA.TRAIN_PREDICT_BOX_LISTS = []
-    cfg.AVA.TEST_PREDICT_BOX_LISTS = ["ava_val_predicted_boxes.csv"]
+    cfg.AVA.FRAME_DIR = ""  # extracted frames: <video>/<video>_%06d.jpg
+    cfg.AVA.FRAME_LIST_DIR = ""  # folder of the frame lists (TRAIN_LISTS, ...)
+    cfg.AVA.ANNOTATION_DIR = ""  # folder of boxes, label map, exclusions, truth
+    cfg.AVA.TRAIN_LISTS = ["train.csv"]  # frame lists of the training videos
+    cfg.AVA.TEST_LISTS = ["val.csv"]  # frame lists of the test videos
+    cfg.AVA.TRAIN_GT_BOX_LISTS = ["ava_train_v2.2.csv"]  # ground-truth train boxes
+    cfg.AVA.TRAIN_PREDICT_BOX_LISTS = []  # detected train boxes, added to the above
+    cfg.AVA.TEST_PREDICT_BOX_LISTS = ["ava_val_predicted_boxes.csv"]  # test boxes
     cfg.AVA.DETECTION_SCORE_THRESH = 0.9  # detected boxes kept above this score
-    cfg.AVA.BGR = False
-    cfg.AVA.TRAIN_USE_COLOR_AUGMENTATION = False
-    cfg.AVA.TEST_FORCE_FLIP = False
-    cfg.AVA.FULL_TEST_ON_VAL = False
+    cfg.AVA.BGR = False  # frames are read as BGR
+    cfg.AVA.TRAIN_USE_COLOR_AUGMENTATION = False  # colour jitter and PCA lighting
+    cfg.AVA.TRAIN_PCA_JITTER_ONLY = True  # colour augmentation is PCA lighting only
+    cfg.AVA.TEST_FORCE_FLIP = False  # flip the test frames horizontally
+    cfg.AVA.FULL_TEST_ON_VAL = False  # validate on the full val set, not a subset
     cfg.AVA.LABEL_MAP_FILE = "ava_action_list_v2.2_for_activitynet_2019.pbtxt"
-    cfg.AVA.EXCLUSION_FILE = "ava_val_excluded_timestamps_v2.2.csv"
-    cfg.AVA.GROUNDTRUTH_FILE = "ava_val_v2.2.csv"
+    cfg.AVA.EXCLUSION_FILE = "ava_val_excluded_timestamps_v2.2.csv"  # skipped frames
+    cfg.AVA.GROUNDTRUTH_FILE = "ava_val_v2.2.csv"  # boxes and labels scored against
+    cfg.AVA.IMG_PROC_BACKEND = "cv2"  # image transforms: cv2 or pytorch

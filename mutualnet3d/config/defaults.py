@@ -1,83 +1,125 @@
-"""Run-level defaults: PySlowFast's key names and values (slowfast/config/defaults.py).
+"""Run-level keys: top-level scalars, TRAIN, TEST, SOLVER, BN, DATA_LOADER, TENSORBOARD.
 
-Only the keys this library reads are defined, so a key that would be silently ignored is
-an error instead. Data, model and MutualNet keys live in ``data.py``, ``model.py`` and
-``mutualnet.py``.
+Names and default values are PySlowFast's (``slowfast/config/defaults.py``), so a
+PySlowFast YAML file for Slow, SlowFast or X3D loads unchanged. Features this library
+does not implement (multigrid, MViT, mixup, demo, model visualisation) have no keys:
+setting one is an error, not a silently ignored line. Data keys live in ``data.py``,
+model keys in ``model.py`` and the MutualNet keys in ``mutualnet.py``.
 """
+
+from __future__ import annotations
 
 from fvcore.common.config import CfgNode
 
+from .errors import ConfigError, check_whole, is_number
+
+__all__ = ["add_run_config", "validate_run"]
+
 
 def add_run_config(cfg: CfgNode) -> None:
-    """Top-level keys, TRAIN, TEST, SOLVER, BN, DATA_LOADER and TENSORBOARD."""
-    cfg.NUM_GPUS = 1  # GPUs per node; 0 runs on the CPU
-    cfg.NUM_SHARDS = 1  # nodes
-    cfg.SHARD_ID = 0  # this node's index
-    cfg.OUTPUT_DIR = "./output"  # checkpoints, logs, tables and plots go here
-    cfg.RNG_SEED = 1
+    """Add the top-level keys and the TRAIN, TEST, SOLVER, BN, DATA_LOADER nodes."""
+    cfg.NUM_GPUS = 1  # GPUs per node (processes per node); 0 runs on the CPU
+    cfg.NUM_SHARDS = 1  # nodes (machines) taking part in the job
+    cfg.SHARD_ID = 0  # this node's index in [0, NUM_SHARDS)
+    cfg.OUTPUT_DIR = "./tmp"  # checkpoints, logs, query tables and plots go here
+    cfg.RNG_SEED = 1  # seeds Python, NumPy and torch in every process
     cfg.LOG_PERIOD = 10  # iterations between training log lines
-    cfg.LOG_MODEL_INFO = True  # print the model, its parameters and FLOPs at start
-    cfg.DIST_BACKEND = "nccl"  # "nccl" on GPUs; the CPU always uses "gloo"
+    cfg.LOG_MODEL_INFO = True  # log the model, its parameters and FLOPs at start
+    cfg.DIST_BACKEND = "nccl"  # torch.distributed backend on GPUs (CPU runs use gloo)
 
     cfg.TRAIN = CfgNode()
-    cfg.TRAIN.ENABLE = True
+    cfg.TRAIN.ENABLE = True  # train; False skips straight to the later stages
     cfg.TRAIN.DATASET = "kinetics"  # kinetics, charades, ava, imagenet
-    cfg.TRAIN.BATCH_SIZE = 64  # total over all GPUs and nodes
-    cfg.TRAIN.EVAL_PERIOD = 10  # epochs between validations
+    cfg.TRAIN.BATCH_SIZE = 64  # clips per iteration, summed over all processes
+    cfg.TRAIN.EVAL_PERIOD = 10  # epochs between validations (0: never)
     cfg.TRAIN.CHECKPOINT_PERIOD = 10  # epochs between checkpoints
-    cfg.TRAIN.AUTO_RESUME = True  # continue from the newest good checkpoint in OUTPUT_DIR
+    cfg.TRAIN.AUTO_RESUME = True  # continue from the newest checkpoint in OUTPUT_DIR
     cfg.TRAIN.CHECKPOINT_FILE_PATH = ""  # weights to start from (fine-tuning)
-    cfg.TRAIN.CHECKPOINT_TYPE = "pytorch"  # "pytorch" (PySlowFast, PyTorchVideo, ours)
-    cfg.TRAIN.CHECKPOINT_INFLATE = False  # inflate 2D weights to 3D
-    cfg.TRAIN.CHECKPOINT_EPOCH_RESET = False  # restart the epoch count at 0
-    cfg.TRAIN.MIXED_PRECISION = False  # torch.autocast on CUDA
+    cfg.TRAIN.CHECKPOINT_TYPE = "pytorch"  # pytorch (PySlowFast's .pyth) or caffe2
+    cfg.TRAIN.CHECKPOINT_INFLATE = False  # inflate 2D weights to 3D when loading
+    cfg.TRAIN.CHECKPOINT_EPOCH_RESET = False  # restart the epoch count at 0 on load
+    cfg.TRAIN.MIXED_PRECISION = False  # torch.autocast (fp16) on CUDA
 
     cfg.TEST = CfgNode()
-    cfg.TEST.ENABLE = True
-    cfg.TEST.DATASET = "kinetics"
-    cfg.TEST.BATCH_SIZE = 8  # total over all GPUs and nodes
-    cfg.TEST.CHECKPOINT_FILE_PATH = ""  # weights to test (default: the last checkpoint)
-    cfg.TEST.CHECKPOINT_TYPE = "pytorch"
-    cfg.TEST.NUM_ENSEMBLE_VIEWS = 10  # temporal clips per video
-    cfg.TEST.NUM_SPATIAL_CROPS = 3  # spatial crops per clip (1 or 3)
-    cfg.TEST.SAVE_RESULTS_PATH = ""  # pickle of predictions and labels, if set
+    cfg.TEST.ENABLE = True  # run the multi-view test after training
+    cfg.TEST.DATASET = "kinetics"  # data set of the test split
+    cfg.TEST.BATCH_SIZE = 8  # clips per test iteration, summed over all processes
+    cfg.TEST.CHECKPOINT_FILE_PATH = ""  # weights to test ("": the last checkpoint)
+    cfg.TEST.CHECKPOINT_TYPE = "pytorch"  # pytorch or caffe2
+    cfg.TEST.NUM_ENSEMBLE_VIEWS = 10  # clips per video, uniform in time
+    cfg.TEST.NUM_SPATIAL_CROPS = 3  # crops per clip (1: centre; 3: left/centre/right)
+    cfg.TEST.SAVE_RESULTS_PATH = (
+        ""  # pickle of predictions, labels in OUTPUT_DIR ("": off)
+    )
 
     cfg.SOLVER = CfgNode()
     cfg.SOLVER.OPTIMIZING_METHOD = "sgd"  # sgd, adam, adamw
-    cfg.SOLVER.BASE_LR = 0.1
-    cfg.SOLVER.BASE_LR_SCALE_NUM_SHARDS = False  # scale BASE_LR by NUM_SHARDS
+    cfg.SOLVER.BASE_LR = 0.1  # peak learning rate (for TRAIN.BATCH_SIZE in all)
+    cfg.SOLVER.BASE_LR_SCALE_NUM_SHARDS = False  # multiply the rates by NUM_SHARDS
     cfg.SOLVER.LR_POLICY = "cosine"  # cosine, steps_with_relative_lrs, constant
-    cfg.SOLVER.COSINE_END_LR = 0.0
-    cfg.SOLVER.COSINE_AFTER_WARMUP = False  # cosine starts after the warm-up
-    cfg.SOLVER.GAMMA = 0.1
-    cfg.SOLVER.STEP_SIZE = 1
-    cfg.SOLVER.STEPS = []  # epochs at which the step policy changes rate
-    cfg.SOLVER.LRS = []  # relative rates of the steps
-    cfg.SOLVER.MAX_EPOCH = 300
-    cfg.SOLVER.MOMENTUM = 0.9
-    cfg.SOLVER.DAMPENING = 0.0
-    cfg.SOLVER.NESTEROV = True
-    cfg.SOLVER.WEIGHT_DECAY = 1e-4
-    cfg.SOLVER.ZERO_WD_1D_PARAM = False  # no weight decay on biases and 1-D parameters
-    cfg.SOLVER.WARMUP_FACTOR = 0.1
-    cfg.SOLVER.WARMUP_EPOCHS = 0.0  # linear warm-up length
-    cfg.SOLVER.WARMUP_START_LR = 0.01
-    cfg.SOLVER.CLIP_GRAD_VAL = None  # clip gradients by value (None: off)
-    cfg.SOLVER.CLIP_GRAD_L2NORM = None  # clip gradients by global L2 norm (None: off)
+    cfg.SOLVER.COSINE_END_LR = 0.0  # rate at the end of the cosine schedule
+    cfg.SOLVER.COSINE_AFTER_WARMUP = False  # the cosine starts where warm-up ends
+    cfg.SOLVER.GAMMA = 0.1  # decay factor of the exponential policies
+    cfg.SOLVER.STEP_SIZE = 1  # epochs per step of the exponential policies
+    cfg.SOLVER.STEPS = []  # epochs where steps_with_relative_lrs changes rate
+    cfg.SOLVER.LRS = []  # relative rates of those steps (times BASE_LR)
+    cfg.SOLVER.MAX_EPOCH = 300  # training length in epochs
+    cfg.SOLVER.MOMENTUM = 0.9  # SGD momentum
+    cfg.SOLVER.DAMPENING = 0.0  # SGD momentum dampening
+    cfg.SOLVER.NESTEROV = True  # Nesterov momentum
+    cfg.SOLVER.WEIGHT_DECAY = 1e-4  # L2 penalty of the non-BN parameters
+    cfg.SOLVER.ZERO_WD_1D_PARAM = False  # no weight decay on biases and 1-D params
+    cfg.SOLVER.WARMUP_FACTOR = 0.1  # warm-up start as a fraction of BASE_LR
+    cfg.SOLVER.WARMUP_EPOCHS = 0.0  # length of the linear warm-up
+    cfg.SOLVER.WARMUP_START_LR = 0.01  # rate at the start of the warm-up
+    cfg.SOLVER.CLIP_GRAD_VAL = None  # clip each gradient value to +-this (None: off)
+    cfg.SOLVER.CLIP_GRAD_L2NORM = None  # clip the global gradient norm (None: off)
 
     cfg.BN = CfgNode()
-    cfg.BN.USE_PRECISE_STATS = False  # PySlowFast's precise BN at full configuration
-    cfg.BN.NUM_BATCHES_PRECISE = 200
-    cfg.BN.WEIGHT_DECAY = 0.0  # weight decay of BN parameters
-    cfg.BN.NORM_TYPE = "batchnorm"  # batchnorm, sync_batchnorm
-    cfg.BN.NUM_SPLITS = 1
-    cfg.BN.NUM_SYNC_DEVICES = 1
+    cfg.BN.USE_PRECISE_STATS = False  # recompute BN statistics before each eval
+    cfg.BN.NUM_BATCHES_PRECISE = 200  # batches for those precise statistics
+    cfg.BN.WEIGHT_DECAY = 0.0  # weight decay of BN weights and biases
+    cfg.BN.NORM_TYPE = "batchnorm"  # batchnorm, sub_batchnorm, sync_batchnorm
+    cfg.BN.NUM_SPLITS = 1  # sub_batchnorm: splits of the batch
+    cfg.BN.NUM_SYNC_DEVICES = 1  # sync_batchnorm: devices sharing statistics
+    # Older PySlowFast files set it; the slim BN layers always use PyTorch's 0.1.
+    cfg.BN.MOMENTUM = 0.1
 
     cfg.DATA_LOADER = CfgNode()
-    cfg.DATA_LOADER.NUM_WORKERS = 8  # per process
-    cfg.DATA_LOADER.PIN_MEMORY = True
-    cfg.DATA_LOADER.ENABLE_MULTI_THREAD_DECODE = False
+    cfg.DATA_LOADER.NUM_WORKERS = 8  # loader processes per training process
+    cfg.DATA_LOADER.PIN_MEMORY = True  # page-locked batches for faster copies
+    cfg.DATA_LOADER.ENABLE_MULTI_THREAD_DECODE = False  # PyAV's threaded decoding
 
+    # Only the switch and the folder: PySlowFast's plots and model views are not here.
     cfg.TENSORBOARD = CfgNode()
-    cfg.TENSORBOARD.ENABLE = False
-    cfg.TENSORBOARD.LOG_DIR = ""  # relative to OUTPUT_DIR (default: "runs-<dataset>")
+    cfg.TENSORBOARD.ENABLE = False  # write scalars (loss, rate, accuracy)
+    cfg.TENSORBOARD.LOG_DIR = ""  # under OUTPUT_DIR ("": runs-<TRAIN.DATASET>)
+
+
+def validate_run(cfg: CfgNode) -> None:
+    """Check the process layout and the keys whose defaults (None) take any type."""
+    check_whole("NUM_GPUS", cfg.NUM_GPUS, 0)
+    check_whole("NUM_SHARDS", cfg.NUM_SHARDS, 1)
+    if not 0 <= cfg.SHARD_ID < cfg.NUM_SHARDS:
+        raise ConfigError(
+            f"SHARD_ID must be in [0, NUM_SHARDS), got SHARD_ID={cfg.SHARD_ID}, "
+            f"NUM_SHARDS={cfg.NUM_SHARDS}"
+        )
+    # Each process loads BATCH_SIZE / processes clips; a remainder would be lost.
+    processes = max(1, cfg.NUM_GPUS) * cfg.NUM_SHARDS
+    for key in ("TRAIN.BATCH_SIZE", "TEST.BATCH_SIZE"):
+        node, name = key.split(".")
+        size = cfg[node][name]
+        check_whole(key, size, 1)
+        if size % processes:
+            raise ConfigError(
+                f"{key} ({size}) must be divisible by the number of processes "
+                f"(max(1, NUM_GPUS) x NUM_SHARDS = {processes})"
+            )
+    # yacs checks types against the default, and a None default accepts anything.
+    for name in ("CLIP_GRAD_VAL", "CLIP_GRAD_L2NORM"):
+        value = cfg.SOLVER[name]
+        if value is not None and not (is_number(value) and value > 0):
+            raise ConfigError(
+                f"SOLVER.{name} must be None (off) or a number > 0, got {value!r}"
+            )

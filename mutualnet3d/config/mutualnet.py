@@ -1,32 +1,57 @@
-"""The MUTUALNET node: what the cohort of sub-networks is, and how it is evaluated."""
+"""The MUTUALNET node: the cohort of sub-networks trained together, and their grid.
+
+A configuration is ``width x spatial size x temporal size``. Training draws, each
+iteration, the full network, the smallest width and ``NUM_RANDOM`` random widths, each
+at a spatial and temporal size from the lists below. Evaluation (BN calibration, then
+the accuracy/FLOPs search) walks the grid :func:`eval_grid` returns.
+"""
 
 from __future__ import annotations
 
-from numbers import Real
+from typing import NoReturn, Optional
 
 from fvcore.common.config import CfgNode
 
-__all__ = ["ConfigError", "add_mutualnet_config", "validate_mutualnet", "eval_widths"]
+from .errors import ConfigError, check_whole, is_number
 
+__all__ = [
+    "ConfigError",
+    "add_mutualnet_config",
+    "eval_grid",
+    "eval_widths",
+    "full_frames",
+    "validate_mutualnet",
+]
 
-class ConfigError(ValueError):
-    """A config that cannot run; the message names the key (and file) at fault."""
+_SIZE_KEYS = (
+    "SPATIAL_SIZES",
+    "TEMPORAL_SIZES",
+    "EVAL_SPATIAL_SIZES",
+    "EVAL_TEMPORAL_SIZES",
+)
+_SAMPLINGS = ("mutual", "width_only", "shared_resolution")
 
 
 def add_mutualnet_config(cfg: CfgNode) -> None:
+    """Add the MUTUALNET node."""
     cfg.MUTUALNET = CfgNode()
     cfg.MUTUALNET.ENABLE = True  # mutual learning; False trains one static network
-    cfg.MUTUALNET.WIDTH_RANGE = [0.25, 1.0]  # [smallest, largest] width
-    cfg.MUTUALNET.WIDTH_DIVISOR = 8  # active channels are multiples of this
-    cfg.MUTUALNET.NUM_RANDOM = 2  # random widths per iteration, besides smallest and full
-    cfg.MUTUALNET.SPATIAL_SIZES = []  # sub-network input sizes ([]: DATA.TRAIN_CROP_SIZE)
-    cfg.MUTUALNET.TEMPORAL_SIZES = []  # Slow-pathway frame counts ([]: full clip only)
-    cfg.MUTUALNET.DISTILL = True  # sub-networks learn the full network's soft labels (KL)
-    cfg.MUTUALNET.BN_CALIB_BATCHES = 10  # batches per configuration for BN calibration
-    cfg.MUTUALNET.EVAL_WIDTHS = []  # [] : WIDTH_RANGE stepped by EVAL_WIDTH_STEP
-    cfg.MUTUALNET.EVAL_WIDTH_STEP = 0.05  # the paper's evaluation step (section 3.4)
-    cfg.MUTUALNET.EVAL_SPATIAL_SIZES = []  # [] : SPATIAL_SIZES
-    cfg.MUTUALNET.EVAL_TEMPORAL_SIZES = []  # [] : TEMPORAL_SIZES
+    cfg.MUTUALNET.WIDTH_RANGE = [0.25, 1.0]  # [smallest, largest] width multiplier
+    cfg.MUTUALNET.WIDTH_DIVISOR = 8  # active channels are rounded to multiples of this
+    cfg.MUTUALNET.NUM_RANDOM = 2  # random widths per iteration, besides min and full
+    # Input sizes sub-networks draw from; the largest is the full network's ([]: the
+    # training crop only), e.g. [224, 192, 160, 128].
+    cfg.MUTUALNET.SPATIAL_SIZES = []
+    # Slow-pathway frame counts ([]: the full clip only), e.g. [8, 5, 3].
+    cfg.MUTUALNET.TEMPORAL_SIZES = []
+    cfg.MUTUALNET.DISTILL = True  # sub-networks learn the full net's soft output (KL)
+    cfg.MUTUALNET.BN_CALIB_BATCHES = 10  # batches per configuration to recompute BN
+    cfg.MUTUALNET.EVAL_WIDTHS = []  # widths evaluated ([]: WIDTH_RANGE by the step)
+    cfg.MUTUALNET.EVAL_WIDTH_STEP = 0.05  # step of that grid (the paper's 0.05)
+    cfg.MUTUALNET.EVAL_SPATIAL_SIZES = []  # sizes evaluated ([]: SPATIAL_SIZES)
+    cfg.MUTUALNET.EVAL_TEMPORAL_SIZES = (
+        []
+    )  # frame counts evaluated ([]: TEMPORAL_SIZES)
     # How the cohort is drawn: mutual (MutualNet), width_only (US-Net: full resolution),
     # shared_resolution (US-Net + multi-scale: one random size per iteration for all).
     cfg.MUTUALNET.SAMPLING = "mutual"
@@ -43,54 +68,90 @@ def add_mutualnet_config(cfg: CfgNode) -> None:
     cfg.MUTUALNET.TEST_TEMPORAL_SIZE = 0
 
 
-def _fail(key: str, message: str, value: object) -> None:
+def _fail(key: str, message: str, value: object) -> NoReturn:
     raise ConfigError(f"MUTUALNET.{key} {message}, got {value!r}")
 
 
 def validate_mutualnet(node: CfgNode) -> None:
-    """Check every MUTUALNET key; the first invalid one raises a ConfigError naming it."""
+    """Check every MUTUALNET key; the first invalid one raises ConfigError naming it."""
     width_range = list(node.WIDTH_RANGE)
-    if len(width_range) != 2 or not all(isinstance(v, Real) for v in width_range):
-        _fail("WIDTH_RANGE", "must be [min, max]", width_range)
+    if len(width_range) != 2 or not all(is_number(v) for v in width_range):
+        _fail("WIDTH_RANGE", "must be two numbers [min, max]", width_range)
     low, high = width_range
     if not 0 < low <= high <= 1.0:
-        _fail("WIDTH_RANGE", "must be [min, max] with 0 < min <= max <= 1.0", width_range)
-    if node.WIDTH_DIVISOR < 1:
-        _fail("WIDTH_DIVISOR", "must be >= 1", node.WIDTH_DIVISOR)
-    if node.NUM_RANDOM < 0:
-        _fail("NUM_RANDOM", "must be >= 0", node.NUM_RANDOM)
-    for key in ("SPATIAL_SIZES", "TEMPORAL_SIZES", "EVAL_SPATIAL_SIZES", "EVAL_TEMPORAL_SIZES"):
+        _fail(
+            "WIDTH_RANGE", "must be [min, max] with 0 < min <= max <= 1.0", width_range
+        )
+    check_whole("MUTUALNET.WIDTH_DIVISOR", node.WIDTH_DIVISOR, 1)
+    check_whole("MUTUALNET.NUM_RANDOM", node.NUM_RANDOM, 0)
+    check_whole("MUTUALNET.BN_CALIB_BATCHES", node.BN_CALIB_BATCHES, 1)
+    for key in _SIZE_KEYS:
         sizes = list(node[key])
-        if any(not isinstance(v, int) or v <= 0 for v in sizes):
+        if any(isinstance(v, bool) or not isinstance(v, int) or v <= 0 for v in sizes):
             _fail(key, "must hold positive whole numbers", sizes)
-    if node.EVAL_WIDTH_STEP <= 0:
+    if not (is_number(node.EVAL_WIDTH_STEP) and node.EVAL_WIDTH_STEP > 0):
         _fail("EVAL_WIDTH_STEP", "must be > 0", node.EVAL_WIDTH_STEP)
-    outside = [w for w in node.EVAL_WIDTHS if not low <= w <= high]
-    if outside:
-        _fail("EVAL_WIDTHS", f"must lie in WIDTH_RANGE [{low}, {high}]", list(node.EVAL_WIDTHS))
-    if node.BN_CALIB_BATCHES < 1:
-        _fail("BN_CALIB_BATCHES", "must be >= 1", node.BN_CALIB_BATCHES)
-    if node.SAMPLING not in ("mutual", "width_only", "shared_resolution"):
-        _fail("SAMPLING", "must be mutual, width_only or shared_resolution", node.SAMPLING)
+    # A width outside the trained range was never trained: its accuracy means nothing.
+    widths = list(node.EVAL_WIDTHS)
+    if any(not (is_number(w) and low <= w <= high) for w in widths):
+        _fail("EVAL_WIDTHS", f"must lie in WIDTH_RANGE [{low}, {high}]", widths)
+    if node.SAMPLING not in _SAMPLINGS:
+        _fail("SAMPLING", f"must be one of {list(_SAMPLINGS)}", node.SAMPLING)
     for key in ("STATIC_WIDTH", "TEST_WIDTH"):
-        if not 0 < node[key] <= 1.0:
+        if not (is_number(node[key]) and 0 < node[key] <= 1.0):
             _fail(key, "must be in (0, 1]", node[key])
-    for key in ("STATIC_SPATIAL_SIZE", "STATIC_TEMPORAL_SIZE", "TEST_SPATIAL_SIZE", "TEST_TEMPORAL_SIZE"):
-        if not isinstance(node[key], int) or node[key] < 0:
-            _fail(key, "must be a whole number >= 0 (0: full size)", node[key])
+    for key in (
+        "STATIC_SPATIAL_SIZE",
+        "STATIC_TEMPORAL_SIZE",
+        "TEST_SPATIAL_SIZE",
+        "TEST_TEMPORAL_SIZE",
+    ):
+        check_whole(f"MUTUALNET.{key} (0: full size)", node[key], 0)
 
 
 def eval_widths(cfg: CfgNode) -> list[float]:
-    """The evaluation width grid: EVAL_WIDTHS, or WIDTH_RANGE by EVAL_WIDTH_STEP.
+    """The evaluation widths, ascending: EVAL_WIDTHS, or WIDTH_RANGE by EVAL_WIDTH_STEP.
 
-    Both ends are always included; values are rounded to 4 decimals.
+    The stepped grid always holds both ends of WIDTH_RANGE, even when the step does not
+    divide the range; values are rounded to 4 decimals (and duplicates dropped).
     """
     node = cfg.MUTUALNET
     if node.EVAL_WIDTHS:
         return sorted({round(float(w), 4) for w in node.EVAL_WIDTHS})
-    low, high = node.WIDTH_RANGE
-    widths, i = [], 0
-    while low + i * node.EVAL_WIDTH_STEP < high - 1e-9:
-        widths.append(round(low + i * node.EVAL_WIDTH_STEP, 4))
-        i += 1
-    return widths + [round(float(high), 4)]
+    low, high = float(node.WIDTH_RANGE[0]), float(node.WIDTH_RANGE[1])
+    step = float(node.EVAL_WIDTH_STEP)
+    # Multiply rather than accumulate, so float error cannot drift; the slack keeps a
+    # grid point that lands on ``high`` up to rounding (0.25 + 15 * 0.05).
+    count = int((high - low) / step + 1e-9)
+    widths = [round(low + i * step, 4) for i in range(count + 1)]
+    if widths[-1] != round(high, 4):
+        widths.append(round(high, 4))
+    return widths
+
+
+def full_frames(cfg: CfgNode) -> Optional[int]:
+    """Frames of the (Slow) pathway at the full configuration; None for 2D networks."""
+    if cfg.MODEL.ARCH == "2d":
+        return None
+    if cfg.MODEL.ARCH in cfg.MODEL.MULTI_PATHWAY_ARCH:
+        return cfg.DATA.NUM_FRAMES // cfg.SLOWFAST.ALPHA
+    return cfg.DATA.NUM_FRAMES
+
+
+def eval_grid(cfg: CfgNode) -> tuple[list[float], list[int], list[Optional[int]]]:
+    """(widths, spatial sizes, temporal sizes) of the configurations to evaluate.
+
+    Sizes are sorted largest first; empty lists fall back as the MUTUALNET keys say
+    (EVAL_* to the training lists, those to the full clip). 2D networks get ``[None]``.
+    """
+    node = cfg.MUTUALNET
+    spatial = list(
+        node.EVAL_SPATIAL_SIZES or node.SPATIAL_SIZES or [cfg.DATA.TRAIN_CROP_SIZE]
+    )
+    frames = full_frames(cfg)
+    temporal: list[Optional[int]] = [None]
+    if frames is not None:
+        temporal = list(node.EVAL_TEMPORAL_SIZES or node.TEMPORAL_SIZES or [frames])
+    spatial.sort(reverse=True)
+    temporal.sort(reverse=True)  # type: ignore[type-var]  # all ints, or one None
+    return eval_widths(cfg), spatial, temporal
