@@ -327,6 +327,7 @@ def test_eval_widths_inside_the_range_are_valid():
         (["TRAIN.BATCH_SIZE", "0"], "TRAIN.BATCH_SIZE"),
         (["SOLVER.CLIP_GRAD_VAL", "'big'"], "SOLVER.CLIP_GRAD_VAL"),
         (["SOLVER.CLIP_GRAD_L2NORM", "-1.0"], "SOLVER.CLIP_GRAD_L2NORM"),
+        (["BN.MOMENTUM", "0.01"], "BN.MOMENTUM"),
         (["MODEL.ARCH", "mvit"], "MODEL.ARCH"),
         (["MODEL.LABEL_SMOOTHING", "1.0"], "MODEL.LABEL_SMOOTHING"),
         (["MODEL.DROPOUT_RATE", "-0.1"], "MODEL.DROPOUT_RATE"),

@@ -116,6 +116,11 @@ def validate_run(cfg: CfgNode) -> None:
                 f"{key} ({size}) must be divisible by the number of processes "
                 f"(max(1, NUM_GPUS) x NUM_SHARDS = {processes})"
             )
+    if cfg.BN.MOMENTUM != 0.1:  # accepted for old PySlowFast files, not built
+        raise ConfigError(
+            f"BN.MOMENTUM must be 0.1 (the slim BN layers' momentum), "
+            f"got {cfg.BN.MOMENTUM!r}"
+        )
     # yacs checks types against the default, and a None default accepts anything.
     for name in ("CLIP_GRAD_VAL", "CLIP_GRAD_L2NORM"):
         value = cfg.SOLVER[name]
