@@ -1,0 +1,227 @@
+"""Image classification from a folder of class folders (ImageNet's layout).
+
+``root/<class>/<image>.JPEG|jpg|png``: class folders sorted by name give the labels
+0..K-1, exactly as ``torchvision.datasets.ImageFolder`` numbers them, so label indices
+match checkpoints trained with it. Images are decoded with Pillow, as ImageFolder's
+default loader does (by content, so a PNG named ``.JPEG`` or a CMYK JPEG still decodes;
+``torchvision.io``'s decoders are deprecated since torchvision 0.29), and transformed
+as uint8 tensors with ``torchvision.transforms.v2``:
+
+* train: ``RandomResizedCrop(crop_size)`` (scale 0.08-1, aspect 3/4-4/3, bilinear,
+  antialiased) and a horizontal flip with probability 0.5;
+* val / test: short side resized to ``resize_size``, centre ``crop_size`` square
+  (the 256 -> 224 evaluation of the ResNet papers).
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from typing import Any, Sequence
+
+import torch
+from PIL import Image
+from torch.utils.data import Dataset
+from torchvision.datasets.folder import find_classes
+from torchvision.transforms import v2
+from torchvision.transforms.v2.functional import pil_to_tensor
+
+__all__ = ["IMAGE_EXTENSIONS", "ImageDecodeWarning", "ImageFolderClassification", "load_rgb"]
+
+MODES = ("train", "val", "test")
+#: file endings taken as images (case-insensitive; ImageNet's files end in ".JPEG")
+IMAGE_EXTENSIONS = (".jpeg", ".jpg", ".png")
+
+
+class ImageDecodeWarning(UserWarning):
+    """An image was skipped: missing, empty, corrupt, truncated or of an unknown format."""
+
+
+class ImageFolderClassification(Dataset):
+    """Labelled images from ``root/<class>/...``, for image classification.
+
+    Each item is a dict: ``inputs`` (a one-element list holding a float32 (3, H, W)
+    tensor, normalised with ``mean``/``std`` from [0, 1] pixel values; H = W =
+    ``crop_size``), ``label`` (int, the class folder's index in sorted order), ``index``
+    and ``video_index`` (both the dataset index of the image returned) and ``view``
+    (always 0). The one-element list keeps the layout of the video data sets, so
+    :func:`mutualnet3d.data.collate_samples` batches it to ``inputs[0]`` of (B, 3, H, W).
+
+    Class folders are listed with torchvision's ``find_classes`` (every sub-folder of
+    ``root``, sorted) and images found recursively below each of them with
+    ``make_dataset`` (links followed), as ``ImageFolder`` does; files directly in
+    ``root`` are ignored. A missing ``root`` raises ``FileNotFoundError``; a ``root``
+    without class folders, or a class folder without images, raises ``ValueError``
+    naming the path, since a silently missing class shifts nothing but trains a
+    classifier that can never predict it.
+
+    Unreadable images: each failed attempt warns (:class:`ImageDecodeWarning`, naming
+    the file) and is counted in :attr:`failures` (path -> failed attempts; each
+    DataLoader worker process counts its own). Train/val then try another image drawn
+    at random from torch's global RNG, up to ``max_retries`` times, and the returned
+    sample is that image's (its ``index``, ``video_index`` and ``label``); test retries
+    the same image (an evaluation must score every image once) up to ``max_retries``
+    times. When all attempts fail, ``RuntimeError`` names the last file.
+
+    Args:
+        root: folder of class folders.
+        mode: "train", "val" or "test".
+        crop_size: side of the square network input (pixels).
+        resize_size: val/test short side before the centre crop (pixels).
+        mean, std: per-channel normalisation of [0, 1] RGB values.
+        random_flip: train-time horizontal flip.
+        max_retries: other images (train/val) or attempts (test) after a failure.
+    """
+
+    def __init__(
+        self,
+        root: str | os.PathLike,
+        mode: str,
+        *,
+        crop_size: int = 224,
+        resize_size: int = 256,
+        mean: Sequence[float],
+        std: Sequence[float],
+        random_flip: bool = True,
+        max_retries: int = 10,
+    ) -> None:
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+        if crop_size < 1 or resize_size < 1:
+            raise ValueError(f"need crop_size, resize_size >= 1, got {crop_size}, {resize_size}")
+        if mode != "train" and crop_size > resize_size:
+            # v2.CenterCrop would pad with zeros instead of failing.
+            raise ValueError(f"crop_size {crop_size} exceeds resize_size {resize_size}")
+        if len(mean) != 3 or len(std) != 3 or min(std) <= 0:
+            raise ValueError(f"mean and std need 3 values, std > 0; got {mean}, {std}")
+        if max_retries < 0:
+            raise ValueError(f"max_retries must be >= 0, got {max_retries}")
+
+        self.root = os.fspath(root)
+        self.mode = mode
+        self.crop_size = crop_size
+        self.resize_size = resize_size
+        self.mean = tuple(float(m) for m in mean)
+        self.std = tuple(float(s) for s in std)
+        self.random_flip = random_flip
+        self.max_retries = max_retries
+        self.classes, self.class_to_idx = _list_classes(self.root)
+        #: (path, label) per image, sorted by class then path (ImageFolder's order)
+        self.samples: list[tuple[str, int]] = _list_images(self.root, self.class_to_idx)
+        self.targets = [label for _, label in self.samples]
+        self.failures: dict[str, int] = {}
+        self.transform = self._build_transform()
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    @property
+    def num_failures(self) -> int:
+        """Failed decode attempts so far in this process (all files)."""
+        return sum(self.failures.values())
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def _build_transform(self) -> v2.Transform:
+        if self.mode == "train":
+            spatial: list[v2.Transform] = [v2.RandomResizedCrop(self.crop_size, antialias=True)]
+            if self.random_flip:
+                spatial.append(v2.RandomHorizontalFlip(0.5))
+        else:
+            spatial = [v2.Resize(self.resize_size, antialias=True), v2.CenterCrop(self.crop_size)]
+        # Resize and crop the uint8 image (fewer bytes to move), then scale to [0, 1]
+        # and normalise.
+        return v2.Compose([
+            *spatial,
+            v2.ToDtype(torch.float32, scale=True),
+            v2.Normalize(self.mean, self.std),
+        ])
+
+    def _record_failure(self, path: str, error: Exception) -> None:
+        self.failures[path] = self.failures.get(path, 0) + 1
+        warnings.warn(
+            f"skipping image {path} ({error}); failure {self.failures[path]} of this file",
+            ImageDecodeWarning,
+            stacklevel=3,
+        )
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        index = int(index)
+        if not 0 <= index < len(self):
+            raise IndexError(f"index {index} out of range for {len(self)} images")
+        for attempt in range(self.max_retries + 1):
+            path, label = self.samples[index]
+            try:
+                image = load_rgb(path)
+                break
+            except _DECODE_ERRORS as error:
+                self._record_failure(path, error)
+            if self.mode != "test" and attempt < self.max_retries:
+                index = int(torch.randint(len(self), ()))
+        else:
+            note = "; test images are never replaced by another" if self.mode == "test" else ""
+            raise RuntimeError(
+                f"{self.mode}: no decodable image after {self.max_retries} retries; last "
+                f"failed file {path} ({self.failures[path]} failures); {self.num_failures} "
+                f"failed attempts on {len(self.failures)} files so far{note}"
+            )
+        return {
+            "inputs": [self.transform(image).contiguous()],
+            "label": label,
+            "index": index,
+            "video_index": index,
+            "view": 0,
+        }
+
+
+# What Pillow raises for missing, empty, unknown, corrupt or truncated files
+# (UnidentifiedImageError is an OSError; some plugins raise SyntaxError or EOFError).
+_DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError)
+
+
+def load_rgb(path: str) -> torch.Tensor:
+    """uint8 (3, H, W) RGB tensor of an image file.
+
+    Grayscale, palette, RGBA and CMYK images become RGB (alpha dropped), as with
+    ImageFolder's loader; EXIF orientation is not applied (nor is it there). A truncated
+    file raises ``OSError`` (Pillow's default) rather than yielding a partly grey image.
+    """
+    with Image.open(path) as image:
+        return pil_to_tensor(image.convert("RGB"))
+
+
+def _list_classes(root: str) -> tuple[list[str], dict[str, int]]:
+    """Sorted class folder names of ``root`` and their label indices (ImageFolder's)."""
+    if not os.path.isdir(root):
+        raise FileNotFoundError(f"image folder {root} does not exist or is not a folder")
+    try:
+        return find_classes(root)
+    except FileNotFoundError as error:  # torchvision's "no class folder" error
+        raise ValueError(f"{root}: no class folders (expected root/<class>/<image>)") from error
+
+
+def _list_images(root: str, class_to_idx: dict[str, int]) -> list[tuple[str, int]]:
+    """``(path, label)`` of every image below the class folders; each class needs one.
+
+    torchvision's ``make_dataset`` order (class, then sorted walk with links followed,
+    then sorted file names), written out because its ``allow_empty`` needs torchvision
+    0.18 and without it the error does not say which folder is empty.
+    """
+    samples: list[tuple[str, int]] = []
+    empty: list[str] = []
+    for name, label in sorted(class_to_idx.items(), key=lambda item: item[1]):
+        count = len(samples)
+        for folder, _, files in sorted(os.walk(os.path.join(root, name), followlinks=True)):
+            for file in sorted(files):
+                if file.lower().endswith(IMAGE_EXTENSIONS):
+                    samples.append((os.path.join(folder, file), label))
+        if len(samples) == count:
+            empty.append(name)
+    if empty:
+        paths = ", ".join(os.path.join(root, name) for name in empty)
+        raise ValueError(
+            f"class folder(s) without images ({'/'.join(IMAGE_EXTENSIONS)}): {paths}"
+        )
+    return samples

@@ -1,0 +1,216 @@
+"""Image folder classification: listing and labels, train / val transforms, broken files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+from torch.utils.data import DataLoader
+from torchvision.datasets import ImageFolder
+
+from mutualnet3d.data import collate_samples
+from mutualnet3d.data.imagenet import ImageDecodeWarning, ImageFolderClassification
+
+MEAN = (0.5, 0.4, 0.3)
+STD = (0.25, 0.2, 0.1)
+STEP = 5  # ramp images: level of column x is STEP * x (x < 48 keeps levels <= 235)
+
+
+def ramp(height: int, width: int) -> torch.Tensor:
+    """uint8 (3, H, W) image whose level is ``STEP * column`` in every channel."""
+    row = (torch.arange(width) * STEP).to(torch.uint8)
+    return row.expand(3, height, width).contiguous()
+
+
+def solid(height: int, width: int, rgb: tuple[int, int, int]) -> torch.Tensor:
+    return torch.tensor(rgb, dtype=torch.uint8).view(3, 1, 1).expand(3, height, width).contiguous()
+
+
+def write(image: torch.Tensor, path: Path) -> None:
+    """Save a uint8 (3, H, W) tensor; the format follows the file ending (JPEG quality 95)."""
+    Image.fromarray(image.permute(1, 2, 0).numpy()).save(path, quality=95)
+
+
+def levels(image: torch.Tensor) -> torch.Tensor:
+    """Normalised (3, H, W) -> pixel levels 0-255 per channel."""
+    mean = torch.tensor(MEAN).view(3, 1, 1)
+    std = torch.tensor(STD).view(3, 1, 1)
+    return (image * std + mean) * 255
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    """2 classes x 3 images; "cat" (label 0) is written second to check the sorting.
+
+    dog: a lossless 32x48 ramp (PNG), a portrait solid PNG, a landscape solid JPEG;
+    cat: two solid PNGs and a JPEG. Solid colours are per class, so labels are visible.
+    """
+    root = tmp_path / "images"
+    dog, cat = root / "dog", root / "cat"
+    dog.mkdir(parents=True)
+    write(ramp(32, 48), dog / "a_ramp.png")
+    write(solid(60, 40, (200, 20, 20)), dog / "b_portrait.png")
+    write(solid(40, 60, (200, 20, 20)), dog / "c_landscape.JPEG")
+    cat.mkdir()
+    write(solid(36, 36, (20, 200, 20)), cat / "a.png")
+    write(solid(50, 70, (20, 200, 20)), cat / "b.png")
+    write(solid(70, 50, (20, 200, 20)), cat / "c.jpg")
+    (cat / "notes.txt").write_text("not an image")  # ignored: not an image ending
+    return root
+
+
+def make(root: Path, mode: str, **kwargs) -> ImageFolderClassification:
+    return ImageFolderClassification(
+        root, mode, **{"crop_size": 32, "resize_size": 32, "mean": MEAN, "std": STD, **kwargs}
+    )
+
+
+def index_of(dataset: ImageFolderClassification, name: str) -> int:
+    return next(i for i, (path, _) in enumerate(dataset.samples) if path.endswith(name))
+
+
+# --------------------------------------------------------------------------------------
+# Listing and labels
+# --------------------------------------------------------------------------------------
+def test_classes_sorted_and_listing_matches_torchvision_image_folder(folder: Path) -> None:
+    dataset = make(folder, "val")
+    reference = ImageFolder(str(folder))
+    assert dataset.classes == ["cat", "dog"] == reference.classes
+    assert dataset.class_to_idx == {"cat": 0, "dog": 1}
+    assert dataset.samples == reference.samples
+    assert len(dataset) == 6 and dataset.num_classes == 2
+
+
+def test_val_samples_have_the_documented_format_and_labels(folder: Path) -> None:
+    dataset = make(folder, "val")
+    for i in range(len(dataset)):
+        sample = dataset[i]
+        assert set(sample) == {"inputs", "label", "index", "video_index", "view"}
+        (image,) = sample["inputs"]
+        assert image.shape == (3, 32, 32) and image.dtype == torch.float32
+        assert sample["index"] == sample["video_index"] == i and sample["view"] == 0
+        # Solid images reveal their class: red -> dog (1), green -> cat (0).
+        if "ramp" not in dataset.samples[i][0]:
+            red, green, _ = levels(image).mean(dim=(1, 2)).tolist()
+            assert sample["label"] == (1 if red > green else 0)
+            assert abs(max(red, green) - 200) < 3 and abs(min(red, green) - 20) < 3  # JPEG
+
+
+def test_val_resizes_short_side_then_centre_crops_and_normalises(folder: Path) -> None:
+    index = index_of(make(folder, "val"), "a_ramp.png")
+    # Short side already 32: only the centre crop acts; columns 8..39 of 48 remain.
+    image = make(folder, "val", crop_size=32, resize_size=32)[index]["inputs"][0]
+    expected = (torch.arange(8, 40) * STEP).float().expand(3, 32, 32)
+    torch.testing.assert_close(levels(image), expected, atol=1e-3, rtol=0)
+    # Short side 32 -> 16 (48 -> 24 columns, 2 source columns each), centre 8 columns:
+    # the middle of the ramp, twice as steep as without the resize.
+    small = levels(make(folder, "val", crop_size=8, resize_size=16)[index]["inputs"][0])
+    assert small.shape == (3, 8, 8)
+    assert abs(small.mean().item() - STEP * 23.5) < 2
+    assert abs((small[:, :, -1] - small[:, :, 0]).mean().item() - 7 * 2 * STEP) < 3
+    # Deterministic.
+    torch.testing.assert_close(make(folder, "val")[index]["inputs"][0], image)
+
+
+def test_train_random_resized_crop_and_flip(folder: Path) -> None:
+    torch.manual_seed(0)
+    flipping = make(folder, "train", crop_size=16)
+    index = index_of(flipping, "a_ramp.png")
+    rows = [flipping[index]["inputs"][0][0, 8] for _ in range(40)]
+    assert all(row.shape == (16,) for row in rows)
+    slopes = [float(row[-1] - row[0]) for row in rows]
+    assert any(s > 0 for s in slopes) and any(s < 0 for s in slopes)  # flipped and not
+    assert len({round(abs(s), 3) for s in slopes}) > 5  # crops of varying scale
+
+    fixed = make(folder, "train", crop_size=16, random_flip=False)
+    for _ in range(20):
+        row = fixed[index]["inputs"][0][0, 8]
+        assert torch.all(row[1:] - row[:-1] >= -1e-4)  # the ramp keeps its direction
+
+
+def test_samples_batch_with_collate_samples(folder: Path) -> None:
+    loader = DataLoader(make(folder, "train"), batch_size=4, collate_fn=collate_samples)
+    batch = next(iter(loader))
+    assert len(batch["inputs"]) == 1 and batch["inputs"][0].shape == (4, 3, 32, 32)
+    assert batch["label"].dtype == torch.long and batch["view"].tolist() == [0] * 4
+
+
+# --------------------------------------------------------------------------------------
+# Broken files and bad folders
+# --------------------------------------------------------------------------------------
+def test_corrupt_image_warns_counts_and_is_replaced(folder: Path) -> None:
+    broken = folder / "dog" / "broken.jpg"
+    broken.write_bytes(b"\xff\xd8\xff\xe0 definitely not a JPEG")
+    dataset = make(folder, "val")
+    bad = index_of(dataset, "broken.jpg")
+    torch.manual_seed(0)
+    with pytest.warns(ImageDecodeWarning, match="broken.jpg"):
+        sample = dataset[bad]
+    assert sample["index"] != bad and sample["index"] == sample["video_index"]
+    assert sample["label"] == dataset.targets[sample["index"]]
+    assert dataset.failures[str(broken)] >= 1
+    assert dataset.num_failures == dataset.failures[str(broken)]
+
+
+def test_test_mode_never_replaces_an_image(folder: Path) -> None:
+    broken = folder / "cat" / "broken.png"
+    broken.write_bytes(b"")  # empty file
+    dataset = make(folder, "test", max_retries=2)
+    with pytest.warns(ImageDecodeWarning), pytest.raises(RuntimeError, match="broken.png"):
+        dataset[index_of(dataset, "broken.png")]
+    assert dataset.failures == {str(broken): 3}  # the attempt and 2 retries
+
+
+def test_all_images_broken_raises_after_max_retries(tmp_path: Path) -> None:
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "x.png").write_bytes(b"garbage")
+    dataset = make(tmp_path, "train", max_retries=4)
+    with pytest.warns(ImageDecodeWarning), pytest.raises(RuntimeError, match="4 retries"):
+        dataset[0]
+    assert dataset.num_failures == 5
+
+
+def test_empty_class_folder_is_an_error_naming_it(folder: Path) -> None:
+    (folder / "empty_class").mkdir()
+    (folder / "empty_class" / "readme.txt").write_text("no images here")
+    with pytest.raises(ValueError, match="empty_class"):
+        make(folder, "train")
+
+
+def test_empty_root_is_an_error_naming_it(tmp_path: Path) -> None:
+    root = tmp_path / "nothing_here"
+    root.mkdir()
+    (root / "stray.png").write_bytes(b"")  # files directly in root are no classes
+    with pytest.raises(ValueError, match="nothing_here"):
+        make(root, "val")
+    with pytest.raises(FileNotFoundError, match="missing"):
+        make(tmp_path / "missing", "val")
+
+
+def test_bad_arguments_are_rejected(folder: Path) -> None:
+    with pytest.raises(ValueError, match="mode"):
+        make(folder, "training")
+    with pytest.raises(ValueError, match="exceeds"):
+        make(folder, "val", crop_size=40, resize_size=32)
+
+
+def test_odd_but_valid_files_decode_and_truncated_ones_fail(folder: Path) -> None:
+    """Grayscale, CMYK and a PNG named .JPEG decode to RGB; a truncated JPEG is broken."""
+    gray = Image.fromarray(solid(40, 40, (90, 90, 90))[0].numpy())  # mode "L"
+    gray.save(folder / "cat" / "d_gray.png")
+    gray.convert("CMYK").save(folder / "cat" / "e_cmyk.jpg", quality=95)
+    gray.save(folder / "cat" / "f_png_named.JPEG", format="PNG")
+    data = (folder / "dog" / "c_landscape.JPEG").read_bytes()
+    (folder / "dog" / "d_truncated.jpg").write_bytes(data[: len(data) // 2])
+    dataset = make(folder, "val")
+    for name in ("d_gray.png", "e_cmyk.jpg", "f_png_named.JPEG"):
+        image = dataset[index_of(dataset, name)]["inputs"][0]
+        assert image.shape == (3, 32, 32)
+        channel_levels = levels(image).mean(dim=(1, 2))
+        torch.testing.assert_close(channel_levels, torch.full((3,), 90.0), atol=3, rtol=0)
+    truncated = index_of(dataset, "d_truncated.jpg")
+    with pytest.warns(ImageDecodeWarning, match="d_truncated.jpg"):
+        assert dataset[truncated]["index"] != truncated
