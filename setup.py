@@ -26,6 +26,8 @@ setup(
         "matplotlib>=3.7",
         "tqdm>=4.60",
         "tensorboard>=2.12",
+        "scikit-learn>=1.2",
+        "Pillow>=9",
     ],
     extras_require={"test": ["pytest>=7"]},
 )

@@ -444,7 +444,7 @@ def test_build_dataset_reads_the_config(kinetics_dir) -> None:
     with pytest.raises(ValueError, match="TRAIN.DATASET"):
         build_dataset(small_cfg(kinetics_dir, "TRAIN.DATASET", "ssv2"), "val")
     with pytest.raises(ValueError, match="TEST.DATASET"):
-        build_dataset(small_cfg(kinetics_dir, "TEST.DATASET", "charades"), "test")
+        build_dataset(small_cfg(kinetics_dir, "TEST.DATASET", "hmdb51"), "test")
     with pytest.raises(ValueError, match="split"):
         build_dataset(cfg, "holdout")
 

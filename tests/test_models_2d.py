@@ -171,3 +171,18 @@ def test_tiny_variants_train_at_every_width(name):
         out.sum().backward()
     model.reset_classifier(3)
     assert model(x).shape == (2, 3)
+
+
+@pytest.mark.parametrize("name, cls", [("MobileNetV1", "MobileNetV1"), ("MobileNetV2", "MobileNetV2"),
+                                       ("ResNet50", "ResNet")])
+def test_imagenet_configs_select_their_networks(name, cls):
+    from pathlib import Path
+
+    from mutualnet3d.config import load_config
+    from mutualnet3d.models import build_model
+
+    path = Path(__file__).resolve().parents[1] / "configs" / "ImageNet" / f"MutualNet_{name}.yaml"
+    cfg = load_config(str(path))
+    assert cfg.MODEL.MODEL_NAME == name
+    model = build_model(cfg)
+    assert type(model).__name__ == cls and model.get_classifier().out_features == 1000

@@ -1,14 +1,18 @@
-"""Video data: Kinetics csv data sets decoded with PyAV, PySlowFast's sampling and crops.
+"""Data sets in PySlowFast's formats: Kinetics (PyAV), Charades (frame lists), ImageNet.
 
-``Kinetics`` takes explicit arguments; ``build_dataset(cfg, split)`` is the config edge.
+The data sets take explicit arguments; ``build_dataset(cfg, split)`` is the config edge.
 """
 
+from .charades import Charades
+from .imagenet import ImageFolderClassification
 from .build import DATASETS, build_dataset, build_loader, collate_samples
 from .decoder import DecodeError, clip_span, decode_clip, sample_frame_indices
 from .kinetics import Kinetics, VideoDecodeWarning, pack_pathways, read_annotations
 
 __all__ = [
+    "Charades",
     "DATASETS",
+    "ImageFolderClassification",
     "DecodeError",
     "Kinetics",
     "VideoDecodeWarning",

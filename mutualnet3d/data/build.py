@@ -10,21 +10,29 @@ from fvcore.common.config import CfgNode
 from torch.utils.data import DataLoader, Dataset
 from torch.utils.data.distributed import DistributedSampler
 
+from .charades import Charades
+from .imagenet import ImageFolderClassification
 from .kinetics import MODES, Kinetics
 
 __all__ = ["DATASETS", "build_dataset", "build_loader", "collate_samples"]
 
-DATASETS = ("kinetics",)
+DATASETS = ("kinetics", "charades", "imagenet")
 
 
-def build_dataset(cfg: CfgNode, split: str) -> Kinetics:
+def build_dataset(cfg: CfgNode, split: str) -> Dataset:
     """The data set of ``split`` (train, val, test) from the config.
 
-    Reads ``{DATA.PATH_TO_DATA_DIR}/{split}.csv``; the data set is TRAIN.DATASET for
-    train/val and TEST.DATASET for test (PySlowFast), case-insensitive; only "kinetics"
-    exists. SlowFast (MODEL.ARCH in MODEL.MULTI_PATHWAY_ARCH) gets two pathways with
-    SLOWFAST.ALPHA. ``seed`` stays None: augmentation draws from torch's global RNG,
-    which the engine seeds and the DataLoader seeds per worker.
+    TRAIN.DATASET names the data set of train/val, TEST.DATASET that of test
+    (PySlowFast), case-insensitive:
+
+    * kinetics: ``{DATA.PATH_TO_DATA_DIR}/{split}.csv`` of ``path label`` lines;
+    * charades: PySlowFast's frame lists ``{split}.csv`` (test reads ``val.csv``, as
+      PySlowFast), multi-hot labels of MODEL.NUM_CLASSES classes;
+    * imagenet: class folders ``{DATA.PATH_TO_DATA_DIR}/{train,val}`` (test reads val).
+
+    SlowFast (MODEL.ARCH in MODEL.MULTI_PATHWAY_ARCH) gets two pathways with
+    SLOWFAST.ALPHA. Augmentation draws from torch's global RNG, which the engine seeds
+    and the DataLoader seeds per worker.
     """
     if split not in MODES:
         raise ValueError(f"split must be one of {MODES}, got {split!r}")
@@ -32,20 +40,25 @@ def build_dataset(cfg: CfgNode, split: str) -> Kinetics:
     name = (cfg.TEST.DATASET if split == "test" else cfg.TRAIN.DATASET).lower()
     if name not in DATASETS:
         raise ValueError(f"{key}: unknown data set {name!r}; known: {', '.join(DATASETS)}")
-    if cfg.DATA.DECODING_BACKEND != "pyav":
-        raise ValueError(
-            f"DATA.DECODING_BACKEND: only 'pyav' is supported, got {cfg.DATA.DECODING_BACKEND!r}"
-        )
     data = cfg.DATA
+    if name == "imagenet":
+        folder = "train" if split == "train" else "val"
+        return ImageFolderClassification(
+            os.path.join(data.PATH_TO_DATA_DIR, folder), split, crop_size=data.TRAIN_CROP_SIZE,
+            resize_size=data.TEST_CROP_SIZE if data.TEST_CROP_SIZE > data.TRAIN_CROP_SIZE
+            else round(data.TRAIN_CROP_SIZE / 0.875),
+            mean=tuple(data.MEAN), std=tuple(data.STD), random_flip=data.RANDOM_FLIP,
+            max_retries=data.MAX_DECODE_RETRIES,
+        )
+    if data.DECODING_BACKEND != "pyav":
+        raise ValueError(
+            f"DATA.DECODING_BACKEND: only 'pyav' is supported, got {data.DECODING_BACKEND!r}"
+        )
     multi_pathway = cfg.MODEL.ARCH in cfg.MODEL.MULTI_PATHWAY_ARCH
-    return Kinetics(
-        os.path.join(data.PATH_TO_DATA_DIR, f"{split}.csv"),
-        split,
+    common = dict(
         path_prefix=data.PATH_PREFIX,
-        separator=data.PATH_LABEL_SEPARATOR,
         num_frames=data.NUM_FRAMES,
         sampling_rate=data.SAMPLING_RATE,
-        target_fps=data.TARGET_FPS,
         jitter_scales=tuple(data.TRAIN_JITTER_SCALES),
         crop_size=data.TRAIN_CROP_SIZE,
         test_crop_size=data.TEST_CROP_SIZE,
@@ -59,12 +72,23 @@ def build_dataset(cfg: CfgNode, split: str) -> Kinetics:
         max_failure_ratio=data.MAX_FAILURE_RATIO,
         seed=None,
     )
+    if name == "charades":
+        csv = os.path.join(data.PATH_TO_DATA_DIR, f"{'val' if split == 'test' else split}.csv")
+        return Charades(csv, split, num_classes=cfg.MODEL.NUM_CLASSES, **common)
+    return Kinetics(
+        os.path.join(data.PATH_TO_DATA_DIR, f"{split}.csv"),
+        split,
+        separator=data.PATH_LABEL_SEPARATOR,
+        target_fps=data.TARGET_FPS,
+        **common,
+    )
 
 
 def collate_samples(samples: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """Batch data set items.
 
-    ``inputs``: list per pathway of (B, C, T, H, W) tensors; ``label``, ``index``,
+    ``inputs``: list per pathway of (B, C, T, H, W) tensors (images: (B, C, H, W));
+    ``label``: int64 (B,), or float (B, classes) for multi-hot labels; ``index``,
     ``video_index``, ``view``: int64 tensors of shape (B,).
     """
     if not samples:
@@ -73,7 +97,12 @@ def collate_samples(samples: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     batch: dict[str, Any] = {
         "inputs": [torch.stack([s["inputs"][p] for s in samples]) for p in range(num_pathways)]
     }
-    for key in ("label", "index", "video_index", "view"):
+    labels = [s["label"] for s in samples]
+    if isinstance(labels[0], torch.Tensor) and labels[0].dim() > 0:  # multi-hot (Charades)
+        batch["label"] = torch.stack(labels)
+    else:
+        batch["label"] = torch.tensor([int(label) for label in labels], dtype=torch.long)
+    for key in ("index", "video_index", "view"):
         batch[key] = torch.tensor([int(s[key]) for s in samples], dtype=torch.long)
     return batch
 

@@ -25,7 +25,7 @@ from torch.utils.data.distributed import DistributedSampler
 from tqdm import tqdm
 
 from ..config import eval_grid, full_frames
-from ..data import build_dataset
+from ..data import build_dataset, collate_samples
 from ..models import build_model
 from ..slim import BNCalibrator, count_flops, count_params, export_subnet, set_width, stats_key
 from .checkpoint import (
@@ -47,6 +47,7 @@ from .distributed import (
 )
 from .evaluate import Accumulator, forward_configs, top_k_correct
 from .mutual import mutual_step, resize_input
+from .pretrained import load_pretrained
 from .sampling import ConfigSampler, SubnetConfig
 from .search import ConfigResult, plot_tables, write_tables
 from .solver import build_criterion, build_optimizer, lr_at_epoch, set_lr
@@ -79,23 +80,11 @@ def _seed(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def _collate(samples: list[dict[str, Any]]) -> dict[str, Any]:
-    """Stack per-pathway inputs; labels become a tensor (int or multi-hot)."""
-    batch = {
-        "inputs": [torch.stack([s["inputs"][p] for s in samples]) for p in range(len(samples[0]["inputs"]))],
-        "label": torch.as_tensor(np.stack([np.asarray(s["label"]) for s in samples])),
-    }
-    for key in ("video_index", "view", "index"):
-        if key in samples[0]:
-            batch[key] = torch.as_tensor([s[key] for s in samples])
-    return batch
-
-
 def _loader(dataset: Dataset, batch_size: int, sampler, cfg: CfgNode, drop_last: bool) -> DataLoader:
     return DataLoader(
         dataset, batch_size=batch_size, sampler=sampler, num_workers=cfg.DATA_LOADER.NUM_WORKERS,
         pin_memory=cfg.DATA_LOADER.PIN_MEMORY and torch.cuda.is_available(), drop_last=drop_last,
-        collate_fn=_collate, persistent_workers=False,
+        collate_fn=collate_samples, persistent_workers=False,
     )
 
 
@@ -305,13 +294,11 @@ def _resume_or_init(cfg: CfgNode, model: nn.Module, optimizer, scaler) -> int:
         logger.info("resumed from %s (epoch %d)", path, state["epoch"])
         return int(state["epoch"])
     if cfg.TRAIN.CHECKPOINT_FILE_PATH:
-        state = load_checkpoint_file(cfg.TRAIN.CHECKPOINT_FILE_PATH)
-        missing, unexpected = model.load_state_dict(state.get("model_state", state), strict=False)
-        for key in missing:
-            logger.warning("not in %s: %s (left initialised)", cfg.TRAIN.CHECKPOINT_FILE_PATH, key)
-        for key in unexpected:
-            logger.warning("unused from %s: %s", cfg.TRAIN.CHECKPOINT_FILE_PATH, key)
-        logger.info("initialised from %s", cfg.TRAIN.CHECKPOINT_FILE_PATH)
+        # Fine-tuning: our, PyTorchVideo's or PySlowFast's weights; a classifier of
+        # another class count is re-initialised; every tensor not loaded is logged.
+        report = load_pretrained(model, cfg.TRAIN.CHECKPOINT_FILE_PATH, logger=logger)
+        logger.info("initialised from %s (%s format, %d tensors)", cfg.TRAIN.CHECKPOINT_FILE_PATH,
+                    report["format"], report["loaded"])
     return 0
 
 

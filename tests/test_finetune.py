@@ -1,0 +1,86 @@
+"""Fine-tuning and the other data sets through the same command: Charades and ImageNet."""
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+
+from mutualnet3d.config import load_config
+from mutualnet3d.engine import trainer
+from mutualnet3d.engine.checkpoint import checkpoint_path
+from tests.test_data_charades import NUM_CLASSES, charades_dir  # noqa: F401 (fixture)
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _charades_opts(folder, out, **extra):
+    opts = {
+        "DATA.PATH_TO_DATA_DIR": str(folder.root), "DATA.PATH_PREFIX": str(folder.prefix),
+        "DATA.NUM_FRAMES": "4", "DATA.SAMPLING_RATE": "2", "DATA.TRAIN_JITTER_SCALES": "[32, 40]",
+        "DATA.TRAIN_CROP_SIZE": "32", "DATA.TEST_CROP_SIZE": "32", "MODEL.MODEL_NAME": "slow_tiny",
+        "MODEL.NUM_CLASSES": str(NUM_CLASSES), "MODEL.DROPOUT_RATE": "0.0", "MUTUALNET.WIDTH_DIVISOR": "2",
+        "TRAIN.BATCH_SIZE": "3", "TEST.BATCH_SIZE": "3", "SOLVER.MAX_EPOCH": "1",
+        "SOLVER.WARMUP_EPOCHS": "0.0", "TRAIN.EVAL_PERIOD": "1", "NUM_GPUS": "0",
+        "DATA_LOADER.NUM_WORKERS": "0", "TEST.NUM_ENSEMBLE_VIEWS": "2", "TEST.NUM_SPATIAL_CROPS": "1",
+        "LOG_PERIOD": "1", "OUTPUT_DIR": str(out), "DATA.MAX_FAILURE_RATIO": "1.0",
+    }
+    opts.update(extra)
+    return [item for pair in opts.items() for item in pair]
+
+
+def test_charades_finetunes_a_kinetics_checkpoint(charades_dir, tmp_path):  # noqa: F811
+    # A Kinetics model in PyTorchVideo's format (its own twin network), 2 classes; the
+    # Charades run has 5: the backbone loads, the classifier is re-initialised.
+    from mutualnet3d.models import get_model_builder
+
+    builder, kwargs = get_model_builder("slow_tiny")(num_classes=2, width_divisor=2).reference
+    source = {k: v + 0.01 for k, v in builder(**kwargs).state_dict().items()}
+    pretrained = tmp_path / "kinetics_slow_tiny.pyth"
+    torch.save(source, pretrained)
+    out = tmp_path / "charades"
+    cfg = load_config(str(ROOT / "configs" / "Charades" / "MutualNet_Slow_8x8.yaml"),
+                      _charades_opts(charades_dir, out, **{"TRAIN.CHECKPOINT_FILE_PATH": str(pretrained)}))
+    trainer.run(cfg)
+    log = (out / "stdout.log").read_text()
+    assert "pytorchvideo format" in log
+    assert "blocks.5.proj" in log  # the 2-class classifier was re-initialised for 5 classes
+    val = [json.loads(line.split("json_stats: ")[1]) for line in log.splitlines() if "val_epoch" in line]
+    assert 0.0 <= val[-1]["map"] <= 100.0
+    test = json.loads((out / "test_results.json").read_text())
+    assert test["videos"] == 3 and test["complete_videos"] == 3 and 0.0 <= test["map"] <= 100.0
+    finetuned = torch.load(checkpoint_path(str(out), 1), weights_only=True)["model_state"]
+    assert finetuned["blocks.5.proj.weight"].shape == (NUM_CLASSES, source["blocks.5.proj.weight"].shape[1])
+
+
+@pytest.fixture
+def imagenet_dir(tmp_path):
+    """2 classes x 3 PNG images in train/ and val/: class 0 dark, class 1 bright."""
+    for split in ("train", "val"):
+        for label, name in enumerate(("cat", "dog")):
+            for i in range(3):
+                folder = tmp_path / "imagenet" / split / name
+                folder.mkdir(parents=True, exist_ok=True)
+                value = 40 + 150 * label + 10 * i
+                Image.new("RGB", (48, 40), (value, value, value)).save(folder / f"{i}.png")
+    return tmp_path / "imagenet"
+
+
+@pytest.mark.parametrize("config, model", [("MutualNet_MobileNetV1", "mobilenet_v1_tiny"),
+                                           ("MutualNet_MobileNetV2", "mobilenet_v2_tiny"),
+                                           ("MutualNet_ResNet50", "resnet_tiny")])
+def test_imagenet_runs_through_the_same_command(config, model, imagenet_dir, tmp_path):
+    out = tmp_path / "out"
+    cfg = load_config(str(ROOT / "configs" / "ImageNet" / f"{config}.yaml"), [
+        "DATA.PATH_TO_DATA_DIR", str(imagenet_dir), "DATA.TRAIN_CROP_SIZE", "32", "DATA.TEST_CROP_SIZE", "36",
+        "MODEL.MODEL_NAME", model, "MODEL.NUM_CLASSES", "2", "MUTUALNET.WIDTH_DIVISOR", "2",
+        "MUTUALNET.SPATIAL_SIZES", "[32, 24, 16]", "MUTUALNET.EVAL_WIDTHS", "[1.0]",
+        "MUTUALNET.BN_CALIB_BATCHES", "1", "TRAIN.BATCH_SIZE", "3", "TEST.BATCH_SIZE", "3",
+        "SOLVER.MAX_EPOCH", "1", "TRAIN.EVAL_PERIOD", "1", "NUM_GPUS", "0", "DATA_LOADER.NUM_WORKERS", "0",
+        "TEST.NUM_ENSEMBLE_VIEWS", "1", "TEST.NUM_SPATIAL_CROPS", "1", "OUTPUT_DIR", str(out),
+    ])
+    trainer.run(cfg)
+    search = json.loads((out / "search_table.json").read_text())["configurations"]
+    assert [(c["spatial"], c["temporal"]) for c in search] == [(32, None), (24, None), (16, None)]
+    assert json.loads((out / "test_results.json").read_text())["complete_videos"] == 6
