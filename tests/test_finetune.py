@@ -30,28 +30,37 @@ def _charades_opts(folder, out, **extra):
     return [item for pair in opts.items() for item in pair]
 
 
-def test_charades_finetunes_a_kinetics_checkpoint(charades_dir, tmp_path):  # noqa: F811
+CHARADES = {
+    "MutualNet_Slow_8x8": ("slow_tiny", "blocks.5.proj", {}),
+    "MutualNet_SlowFast_4x16": ("slowfast_tiny", "blocks.6.proj",
+                                {"DATA.NUM_FRAMES": "8", "DATA.SAMPLING_RATE": "1", "SLOWFAST.ALPHA": "4"}),
+}
+
+
+@pytest.mark.parametrize("config", sorted(CHARADES))
+def test_charades_finetunes_a_kinetics_checkpoint(config, charades_dir, tmp_path):  # noqa: F811
     # A Kinetics model in PyTorchVideo's format (its own twin network), 2 classes; the
     # Charades run has 5: the backbone loads, the classifier is re-initialised.
     from mutualnet3d.models import get_model_builder
 
-    builder, kwargs = get_model_builder("slow_tiny")(num_classes=2, width_divisor=2).reference
+    name, head, sizes = CHARADES[config]
+    builder, kwargs = get_model_builder(name)(num_classes=2, width_divisor=2).reference
     source = {k: v + 0.01 for k, v in builder(**kwargs).state_dict().items()}
     pretrained = tmp_path / "kinetics_slow_tiny.pyth"
     torch.save(source, pretrained)
     out = tmp_path / "charades"
-    cfg = load_config(str(ROOT / "configs" / "Charades" / "MutualNet_Slow_8x8.yaml"),
-                      _charades_opts(charades_dir, out, **{"TRAIN.CHECKPOINT_FILE_PATH": str(pretrained)}))
+    cfg = load_config(str(ROOT / "configs" / "Charades" / f"{config}.yaml"), _charades_opts(
+        charades_dir, out, **{"TRAIN.CHECKPOINT_FILE_PATH": str(pretrained), "MODEL.MODEL_NAME": name, **sizes}))
     trainer.run(cfg)
     log = (out / "stdout.log").read_text()
     assert "pytorchvideo format" in log
-    assert "blocks.5.proj" in log  # the 2-class classifier was re-initialised for 5 classes
+    assert head in log  # the 2-class classifier was re-initialised for 5 classes
     val = [json.loads(line.split("json_stats: ")[1]) for line in log.splitlines() if "val_epoch" in line]
     assert 0.0 <= val[-1]["map"] <= 100.0
     test = json.loads((out / "test_results.json").read_text())
     assert test["videos"] == 3 and test["complete_videos"] == 3 and 0.0 <= test["map"] <= 100.0
     finetuned = torch.load(checkpoint_path(str(out), 1), weights_only=True)["model_state"]
-    assert finetuned["blocks.5.proj.weight"].shape == (NUM_CLASSES, source["blocks.5.proj.weight"].shape[1])
+    assert finetuned[f"{head}.weight"].shape == (NUM_CLASSES, source[f"{head}.weight"].shape[1])
 
 
 @pytest.fixture
