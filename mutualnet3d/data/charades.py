@@ -29,7 +29,7 @@ from torch.utils.data import Dataset
 from . import transforms as T
 from .decoder import sample_frame_indices
 from .frames import FrameLoadError, load_frames
-from .kinetics import MODES, Kinetics, VideoDecodeWarning, pack_pathways
+from .kinetics import MODES, Kinetics, VideoDecodeWarning, check_clip_arguments, pack_pathways
 
 __all__ = ["CHARADES_HEADER", "Charades", "read_frame_lists"]
 
@@ -154,30 +154,12 @@ class Charades(Dataset):
                 "need num_classes >= 1, num_frames >= 1, sampling_rate >= 1, got "
                 f"{num_classes}, {num_frames}, {sampling_rate}"
             )
-        if len(jitter_scales) != 2 or not 0 < jitter_scales[0] <= jitter_scales[1]:
-            raise ValueError(
-                f"jitter_scales must be [min, max] with 0 < min <= max, got {jitter_scales}"
-            )
-        if len(mean) != 3 or len(std) != 3 or min(std) <= 0:
-            raise ValueError(f"mean and std need 3 values, std > 0; got {mean}, {std}")
-        if alpha is not None and not 1 <= alpha <= num_frames:
-            raise ValueError(f"alpha must be in [1, num_frames={num_frames}], got {alpha}")
-        if max_retries < 0:
-            raise ValueError(f"max_retries must be >= 0, got {max_retries}")
-        if mode == "test":
-            if num_ensemble_views < 1 or num_spatial_crops not in (1, 3):
-                raise ValueError(
-                    "need num_ensemble_views >= 1 and num_spatial_crops in (1, 3), got "
-                    f"{num_ensemble_views}, {num_spatial_crops}"
-                )
-            # Kinetics' rule: 3 crops cut the scaled frame's full short side; 1 a centre.
-            self.test_scale = test_crop_size if num_spatial_crops == 3 else int(jitter_scales[0])
-            if test_crop_size > self.test_scale:
-                raise ValueError(
-                    f"test_crop_size {test_crop_size} exceeds the test short side {self.test_scale}"
-                )
-        elif crop_size > jitter_scales[0]:
-            raise ValueError(f"crop_size {crop_size} exceeds jitter_scales[0] {jitter_scales[0]}")
+        self.test_scale = check_clip_arguments(
+            mode, num_frames=num_frames, jitter_scales=jitter_scales, crop_size=crop_size,
+            test_crop_size=test_crop_size, num_ensemble_views=num_ensemble_views,
+            num_spatial_crops=num_spatial_crops, mean=mean, std=std, alpha=alpha,
+            max_retries=max_retries,
+        )
 
         self.csv_path = csv_path
         self.mode = mode

@@ -81,6 +81,52 @@ def pack_pathways(clip: torch.Tensor, alpha: Optional[int]) -> list[torch.Tensor
     return [slow, clip]
 
 
+def check_clip_arguments(
+    mode: str,
+    *,
+    num_frames: int,
+    jitter_scales: Sequence[int],
+    crop_size: int,
+    test_crop_size: int,
+    num_ensemble_views: int,
+    num_spatial_crops: int,
+    mean: Sequence[float],
+    std: Sequence[float],
+    alpha: Optional[int],
+    max_retries: int,
+) -> Optional[int]:
+    """Check the clip arguments the video data sets share; raise ValueError naming one.
+
+    Returns the short side test views are scaled to (test mode), else None.
+    """
+    test_scale = None
+    if len(jitter_scales) != 2 or not 0 < jitter_scales[0] <= jitter_scales[1]:
+        raise ValueError(
+            f"jitter_scales must be [min, max] with 0 < min <= max, got {jitter_scales}"
+        )
+    if len(mean) != 3 or len(std) != 3 or min(std) <= 0:
+        raise ValueError(f"mean and std need 3 values, std > 0; got {mean}, {std}")
+    if alpha is not None and not 1 <= alpha <= num_frames:
+        raise ValueError(f"alpha must be in [1, num_frames={num_frames}], got {alpha}")
+    if max_retries < 0:
+        raise ValueError(f"max_retries must be >= 0, got {max_retries}")
+    if mode == "test":
+        if num_ensemble_views < 1 or num_spatial_crops not in (1, 3):
+            raise ValueError(
+                "need num_ensemble_views >= 1 and num_spatial_crops in (1, 3), got "
+                f"{num_ensemble_views}, {num_spatial_crops}"
+            )
+        # PySlowFast: 3 crops cut the scaled frame's full short side; 1 crop a centre.
+        test_scale = test_crop_size if num_spatial_crops == 3 else int(jitter_scales[0])
+        if test_crop_size > test_scale:
+            raise ValueError(
+                f"test_crop_size {test_crop_size} exceeds the test short side {test_scale}"
+            )
+    elif crop_size > jitter_scales[0]:
+        raise ValueError(f"crop_size {crop_size} exceeds jitter_scales[0] {jitter_scales[0]}")
+    return test_scale
+
+
 class Kinetics(Dataset):
     """Kinetics-style video classification from a ``path label`` csv.
 
@@ -146,30 +192,12 @@ class Kinetics(Dataset):
                 "need num_frames >= 1, sampling_rate >= 1, target_fps > 0, got "
                 f"{num_frames}, {sampling_rate}, {target_fps}"
             )
-        if len(jitter_scales) != 2 or not 0 < jitter_scales[0] <= jitter_scales[1]:
-            raise ValueError(
-                f"jitter_scales must be [min, max] with 0 < min <= max, got {jitter_scales}"
-            )
-        if len(mean) != 3 or len(std) != 3 or min(std) <= 0:
-            raise ValueError(f"mean and std need 3 values, std > 0; got {mean}, {std}")
-        if alpha is not None and not 1 <= alpha <= num_frames:
-            raise ValueError(f"alpha must be in [1, num_frames={num_frames}], got {alpha}")
-        if max_retries < 0:
-            raise ValueError(f"max_retries must be >= 0, got {max_retries}")
-        if mode == "test":
-            if num_ensemble_views < 1 or num_spatial_crops not in (1, 3):
-                raise ValueError(
-                    "need num_ensemble_views >= 1 and num_spatial_crops in (1, 3), got "
-                    f"{num_ensemble_views}, {num_spatial_crops}"
-                )
-            # PySlowFast: 3 crops cut the scaled frame's full short side; 1 crop a centre.
-            self.test_scale = test_crop_size if num_spatial_crops == 3 else int(jitter_scales[0])
-            if test_crop_size > self.test_scale:
-                raise ValueError(
-                    f"test_crop_size {test_crop_size} exceeds the test short side {self.test_scale}"
-                )
-        elif crop_size > jitter_scales[0]:
-            raise ValueError(f"crop_size {crop_size} exceeds jitter_scales[0] {jitter_scales[0]}")
+        self.test_scale = check_clip_arguments(
+            mode, num_frames=num_frames, jitter_scales=jitter_scales, crop_size=crop_size,
+            test_crop_size=test_crop_size, num_ensemble_views=num_ensemble_views,
+            num_spatial_crops=num_spatial_crops, mean=mean, std=std, alpha=alpha,
+            max_retries=max_retries,
+        )
 
         self.csv_path = csv_path
         self.mode = mode
