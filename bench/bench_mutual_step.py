@@ -20,7 +20,6 @@ Prints three ratios, each measured side by side (interleaved repeats, medians):
 from __future__ import annotations
 
 import argparse
-import copy
 import multiprocessing as mp
 import resource
 import statistics

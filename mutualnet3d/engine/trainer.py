@@ -6,7 +6,6 @@ explicit arguments of the pieces it drives (model, data, sampler, solver, checkp
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import random
@@ -353,7 +352,8 @@ def calibrate_and_search(cfg: CfgNode, model: nn.Module, device: torch.device) -
     Calibration reads MUTUALNET.BN_CALIB_BATCHES training batches once and runs every
     configuration on each; the search decodes each validation clip once and runs every
     configuration on it. Writes search/query tables (CSV, JSON), the accuracy-FLOPs plot
-    and a checkpoint holding the calibrated statistics.
+    and a checkpoint holding the calibrated statistics. Returns the table on the main
+    process (the others return an empty list: they only take part in the reductions).
     """
     multi_pathway = cfg.MODEL.ARCH in cfg.MODEL.MULTI_PATHWAY_ARCH
     grid = _grid(cfg)
@@ -394,23 +394,25 @@ def calibrate_and_search(cfg: CfgNode, model: nn.Module, device: torch.device) -
         labels = batch["label"].to(device)
         for accumulator, logits in zip(accumulators, forward_configs(model, inputs, grid, keys)):
             accumulator.add(logits, labels)
+    # Every process takes part in the reductions; only the main one counts costs and writes.
+    metrics = [accumulator.result() for accumulator in accumulators]
+    if not is_main_process():
+        return results
     unwrapped = _unwrap(model)
-    for index, config in enumerate(grid):
-        inputs = unwrapped.example_input(config.spatial, config.temporal) if hasattr(unwrapped, "num_frames") \
-            else torch.zeros(1, 3, config.spatial, config.spatial)
-        flops = count_flops(unwrapped, inputs, config.width, ops="conv_linear" if cfg.MODEL.ARCH == "2d" else "all")
-        metric, top5 = accumulators[index].result()
+    ops = "conv_linear" if cfg.MODEL.ARCH == "2d" else "all"
+    for config, (metric, top5) in zip(grid, metrics):
+        inputs = unwrapped.example_input(config.spatial, config.temporal)
+        flops = count_flops(unwrapped, inputs, config.width, ops=ops)
         results.append(ConfigResult(
             round(config.width, 4), config.spatial, config.temporal, round(flops / 1e9, 5),
             round(count_params(unwrapped, config.width) / 1e6, 4), metric, top5,
         ))
-    if is_main_process():
-        metric_name = "map" if cfg.DATA.MULTI_LABEL else "top1"
-        paths = write_tables(results, cfg.OUTPUT_DIR, metric_name)
-        plot = plot_tables(results, str(Path(cfg.OUTPUT_DIR) / "accuracy_flops.png"),
-                           metric_name="mAP (%)" if cfg.DATA.MULTI_LABEL else "top-1 (%)",
-                           title=f"{cfg.MODEL.MODEL_NAME}: {len(results)} configurations")
-        logger.info("wrote %s, %s and %s", paths["search_table"], paths["query_table"], plot)
+    metric_name = "map" if cfg.DATA.MULTI_LABEL else "top1"
+    paths = write_tables(results, cfg.OUTPUT_DIR, metric_name)
+    plot = plot_tables(results, str(Path(cfg.OUTPUT_DIR) / "accuracy_flops.png"),
+                       metric_name="mAP (%)" if cfg.DATA.MULTI_LABEL else "top-1 (%)",
+                       title=f"{cfg.MODEL.MODEL_NAME}: {len(results)} configurations")
+    logger.info("wrote %s, %s and %s", paths["search_table"], paths["query_table"], plot)
     return results
 
 
