@@ -12,6 +12,7 @@ from mutualnet3d.config import (
     eval_grid,
     eval_widths,
     get_cfg,
+    ignored_settings,
     load_config,
     validate_cfg,
 )
@@ -210,7 +211,7 @@ NONLOCAL: {LOCATION: [[[], []], [[], []], [[], []], [[], []]],
          [[2, 2, 2], [2, 2, 2]]]}
 X3D: {WIDTH_FACTOR: 2.0, DEPTH_FACTOR: 2.2, BOTTLENECK_FACTOR: 2.25, DIM_C5: 2048,
   DIM_C1: 12, SCALE_RES2: False, BN_LIN5: False, CHANNELWISE_3x3x3: True}
-DETECTION: {ENABLE: True, ALIGNED: False, SPATIAL_SCALE_FACTOR: 16,
+DETECTION: {ENABLE: False, ALIGNED: False, SPATIAL_SCALE_FACTOR: 16,
   ROI_XFORM_RESOLUTION: 7}
 AVA: {FRAME_DIR: frames, FRAME_LIST_DIR: lists, ANNOTATION_DIR: annotations, BGR: False,
   DETECTION_SCORE_THRESH: 0.8, TRAIN_GT_BOX_LISTS: [ava_train_v2.2.csv],
@@ -251,6 +252,20 @@ def test_pyslowfast_yaml_loads_unchanged(tmp_path):
     assert cfg.RESNET.NUM_BLOCK_TEMP_KERNEL == [[3, 3], [4, 4], [6, 6], [3, 3]]
     assert cfg.AVA.TRAIN_PREDICT_BOX_LISTS == ["ava_train_v2.2.csv", "boxes/train.csv"]
     assert cfg.SOLVER.BASE_LR == 0.0375  # BASE_LR_SCALE_NUM_SHARDS is not applied here
+    # What is read but not built is reported, not silently dropped.
+    assert ignored_settings(cfg) == [
+        "DATA.TRAIN_JITTER_SCALES_RELATIVE=[0.08, 1.0]",
+        "DATA.TRAIN_JITTER_ASPECT_RELATIVE=[0.75, 1.33]",
+        "DATA.REVERSE_INPUT_CHANNEL=True",
+        "AVA.TRAIN_USE_COLOR_AUGMENTATION=True",
+    ]
+
+
+def test_detection_goes_with_ava_only(tmp_path):
+    with pytest.raises(ConfigError, match="TRAIN.DATASET is 'kinetics' but DETECTION.ENABLE"):
+        load_config(opts=["DETECTION.ENABLE", "True"])
+    with pytest.raises(ConfigError, match="TEST.DATASET is 'kinetics'"):
+        load_config(opts=["TRAIN.DATASET", "ava", "DETECTION.ENABLE", "True"])
 
 
 # ----------------------------------------------------------------------------------

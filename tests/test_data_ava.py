@@ -4,6 +4,7 @@ frame-level PASCAL VOC evaluation against hand-computed fixtures."""
 from __future__ import annotations
 
 import math
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from PIL import Image
 
 from mutualnet3d.data import transforms as T
 from mutualnet3d.data.ava import Ava, ava_collate, read_box_csvs, read_frame_lists
-from mutualnet3d.data.decoder import DecodeError
+from mutualnet3d.data.kinetics import VideoDecodeWarning
 from mutualnet3d.engine.ava_eval import (
     BoxTable,
     detections_from_predictions,
@@ -377,9 +378,31 @@ def test_missing_frame_names_the_file(ava: AvaFolder, tmp_path: Path) -> None:
         + "".join(f'vidA 0 {k} vidA/missing_{k}.jpg ""\n' for k in range(120))
     )
     ds = Ava([str(frame_list)], [ava.gt], frame_dir=str(ava.frame_dir),
-             label_map_pbtxt=ava.label_map, mode="val", **SMALL)
-    with pytest.raises(DecodeError, match="missing_56.jpg"):
-        ds[0]
+             label_map_pbtxt=ava.label_map, mode="val", max_retries=2, **SMALL)
+    # Val never swaps a scored key frame for another: 3 attempts, then an error.
+    with pytest.warns(VideoDecodeWarning, match="missing_56.jpg"):
+        with pytest.raises(RuntimeError, match="missing_56.jpg"):
+            ds[0]
+    assert ds.failures == {str(ava.frame_dir / "vidA" / "missing_56.jpg"): 3}
+
+
+def test_train_skips_a_broken_key_frame_and_counts_it(ava: AvaFolder, tmp_path: Path) -> None:
+    # vidA's frames become empty files: its key frames fail, vidB's load.
+    broken = tmp_path / "frames"
+    shutil.copytree(ava.frame_dir, broken)
+    for path in (broken / "vidA").iterdir():
+        path.write_bytes(b"")
+    ds = Ava([ava.frame_list], [ava.gt], frame_dir=str(broken), label_map_pbtxt=ava.label_map,
+             mode="train", seed=0, max_retries=20, **SMALL)
+    first_a = next(i for i, (video, _) in enumerate(ds.samples) if ds.video_names[video] == "vidA")
+    with pytest.warns(VideoDecodeWarning, match="empty file"):
+        sample = ds[first_a]
+    assert ds.video_names[int(sample["metadata"][0, 0])] == "vidB"
+    assert ds.num_failures >= 1 and all(p.startswith(str(broken / "vidA")) for p in ds.failures)
+    strict = Ava([ava.frame_list], [ava.gt], frame_dir=str(broken), label_map_pbtxt=ava.label_map,
+                 mode="train", seed=0, max_failure_ratio=0.0, **SMALL)
+    with pytest.warns(VideoDecodeWarning), pytest.raises(RuntimeError, match="max_failure_ratio"):
+        strict[first_a]
 
 
 # --------------------------------------------------------------------------------------

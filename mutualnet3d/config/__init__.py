@@ -13,7 +13,7 @@ from typing import Any, Optional, Sequence, Union
 import yaml
 from fvcore.common.config import BASE_KEY, CfgNode
 
-from .data import add_data_config
+from .data import add_data_config, ignored_settings, validate_data
 from .defaults import add_run_config, validate_run
 from .errors import ConfigError
 from .model import add_model_config, validate_model
@@ -31,6 +31,7 @@ __all__ = [
     "eval_widths",
     "full_frames",
     "get_cfg",
+    "ignored_settings",
     "load_config",
     "validate_cfg",
 ]
@@ -55,6 +56,7 @@ def get_cfg() -> CfgNode:
 def validate_cfg(cfg: CfgNode) -> None:
     """Raise :class:`ConfigError` naming the first key that cannot work."""
     validate_mutualnet(cfg.MUTUALNET)
+    validate_data(cfg)
     validate_model(cfg)
     validate_run(cfg)
 

@@ -4,7 +4,22 @@ from __future__ import annotations
 
 from fvcore.common.config import CfgNode
 
-__all__ = ["add_data_config"]
+from .errors import ConfigError
+
+__all__ = ["add_data_config", "ignored_settings", "validate_data"]
+
+# Keys read so that PySlowFast's files load unchanged, whose behaviour is not built:
+# another value than the default has no effect, which the run reports.
+NOT_BUILT = {
+    "DATA.TRAIN_JITTER_SCALES_RELATIVE": [],
+    "DATA.TRAIN_JITTER_ASPECT_RELATIVE": [],
+    "DATA.REVERSE_INPUT_CHANNEL": False,
+    "DETECTION.SPATIAL_SCALE_FACTOR": 16,
+    "DETECTION.ROI_XFORM_RESOLUTION": 7,
+    "AVA.BGR": False,
+    "AVA.TRAIN_USE_COLOR_AUGMENTATION": False,
+    "AVA.TEST_FORCE_FLIP": False,
+}
 
 
 def add_data_config(cfg: CfgNode) -> None:
@@ -69,3 +84,25 @@ def add_data_config(cfg: CfgNode) -> None:
     cfg.AVA.EXCLUSION_FILE = "ava_val_excluded_timestamps_v2.2.csv"  # skipped frames
     cfg.AVA.GROUNDTRUTH_FILE = "ava_val_v2.2.csv"  # boxes and labels scored against
     cfg.AVA.IMG_PROC_BACKEND = "cv2"  # image transforms: cv2 or pytorch
+
+
+def ignored_settings(cfg: CfgNode) -> list[str]:
+    """``KEY=value`` for each data key set to a value that has no effect here."""
+    ignored = []
+    for key, default in NOT_BUILT.items():
+        node, name = key.split(".")
+        if cfg[node][name] != default:
+            ignored.append(f"{key}={cfg[node][name]!r}")
+    return ignored
+
+
+def validate_data(cfg: CfgNode) -> None:
+    """Detection (boxes, RoI head) goes with the AVA data set and only with it."""
+    for key in ("TRAIN.DATASET", "TEST.DATASET"):
+        node, name = key.split(".")
+        is_ava = cfg[node][name].lower() == "ava"
+        if is_ava != cfg.DETECTION.ENABLE:
+            raise ConfigError(
+                f"{key} is {cfg[node][name]!r} but DETECTION.ENABLE is {cfg.DETECTION.ENABLE}: "
+                "detection (boxes, RoI head) goes with the ava data set and only with it"
+            )

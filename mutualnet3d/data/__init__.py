@@ -1,24 +1,29 @@
-"""Data sets in PySlowFast's formats: Kinetics (PyAV), Charades (frame lists), ImageNet.
+"""Data sets in PySlowFast's formats: Kinetics (PyAV), Charades and AVA (frame lists),
+ImageNet (class folders).
 
 The data sets take explicit arguments; ``build_dataset(cfg, split)`` is the config edge.
 """
 
+from .ava import Ava, ava_collate
+from .build import DATASETS, build_dataset, build_loader, collate_fn, collate_samples
 from .charades import Charades
 from .imagenet import ImageFolderClassification
-from .build import DATASETS, build_dataset, build_loader, collate_samples
 from .decoder import DecodeError, clip_span, decode_clip, sample_frame_indices
 from .kinetics import Kinetics, VideoDecodeWarning, pack_pathways, read_annotations
 
 __all__ = [
+    "Ava",
     "Charades",
     "DATASETS",
     "ImageFolderClassification",
     "DecodeError",
     "Kinetics",
     "VideoDecodeWarning",
+    "ava_collate",
     "build_dataset",
     "build_loader",
     "clip_span",
+    "collate_fn",
     "collate_samples",
     "decode_clip",
     "pack_pathways",

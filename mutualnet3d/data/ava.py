@@ -22,18 +22,17 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from typing import Any, Optional, Sequence
 
-import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
 from torch.utils.data import Dataset
 
 from ..engine.ava_eval import read_labelmap
 from . import transforms as T
-from .decoder import DecodeError
-from .kinetics import MODES, pack_pathways
+from .frames import FrameLoadError, load_frames
+from .kinetics import MODES, VideoDecodeWarning, pack_pathways
 
 __all__ = [
     "AVA_FIRST_SECOND",
@@ -161,35 +160,6 @@ def read_box_csvs(
     return index
 
 
-def _load_jpegs(paths: Sequence[str]) -> torch.Tensor:
-    """Frame files -> uint8 (T, H, W, 3) RGB; a path listed twice is decoded once.
-
-    Pillow rather than ``torchvision.io.decode_jpeg``: torchvision 0.29 deprecates its
-    decoders and warns on every call. ``DecodeError`` names a missing, unreadable or
-    truncated file, or a frame whose size differs from the first one's.
-    """
-    decoded: dict[str, np.ndarray] = {}
-    for path in paths:
-        if path in decoded:
-            continue
-        try:
-            with Image.open(path) as image:
-                frame = np.asarray(image.convert("RGB"))
-        # What Pillow raises for missing, unknown, corrupt or truncated files.
-        except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as error:
-            raise DecodeError(
-                f"cannot load frame {path}: {type(error).__name__}: {error}"
-            ) from error
-        if decoded and frame.shape != next(iter(decoded.values())).shape:
-            raise DecodeError(
-                f"frame {path} is {frame.shape[1]}x{frame.shape[0]}, the clip's first frame "
-                f"{paths[0]} is {next(iter(decoded.values())).shape[1]}x"
-                f"{next(iter(decoded.values())).shape[0]}"
-            )
-        decoded[path] = frame
-    return torch.from_numpy(np.stack([decoded[path] for path in paths]))
-
-
 class Ava(Dataset):
     """AVA key frames as normalised clips with person boxes and multi-hot actions.
 
@@ -230,6 +200,14 @@ class Ava(Dataset):
     a legacy of inclusive pixel boxes; here the geometry is exact for RoIAlign with
     ``aligned=True``.)
 
+    Broken frames, as :class:`~mutualnet3d.data.charades.Charades`: a missing, empty or
+    corrupt frame file fails its clip with a warning naming it
+    (:class:`~mutualnet3d.data.kinetics.VideoDecodeWarning`) and is counted in
+    :attr:`failures`; train then tries another key frame drawn at random, up to
+    ``max_retries`` times, while val/test retry the same key frame (its boxes are
+    scored) and then raise ``RuntimeError`` naming the file. ``max_failure_ratio``
+    (None: off) raises once more than that fraction of the key frames has failed.
+
     Randomness: ``seed=None`` draws from torch's global RNG; an int makes each sample's
     draws a function of ``(seed, epoch, index)``, as Kinetics (call :meth:`set_epoch`).
     """
@@ -254,6 +232,8 @@ class Ava(Dataset):
         random_flip: bool = True,
         alpha: Optional[int] = None,
         fps: int = 30,
+        max_retries: int = 10,
+        max_failure_ratio: Optional[float] = None,
         seed: Optional[int] = None,
     ) -> None:
         if mode not in MODES:
@@ -275,6 +255,8 @@ class Ava(Dataset):
             raise ValueError(f"mean and std need 3 values, std > 0; got {mean}, {std}")
         if alpha is not None and not 1 <= alpha <= num_frames:
             raise ValueError(f"alpha must be in [1, num_frames={num_frames}], got {alpha}")
+        if max_retries < 0:
+            raise ValueError(f"max_retries must be >= 0, got {max_retries}")
 
         self.mode = mode
         self.categories, self.class_whitelist = read_labelmap(label_map_pbtxt)
@@ -313,8 +295,12 @@ class Ava(Dataset):
         self.std = tuple(float(s) for s in std)
         self.random_flip = random_flip
         self.alpha = alpha
+        self.max_retries = max_retries
+        self.max_failure_ratio = max_failure_ratio
         self.seed = seed
         self.epoch = 0
+        self.failures: dict[str, int] = {}
+        self._failed_samples: set[int] = set()
 
     def __len__(self) -> int:
         """Key frames with at least one box."""
@@ -382,14 +368,56 @@ class Ava(Dataset):
         boxes[:, 1::2] = boxes[:, 1::2].clamp(0, height)
         return clip, boxes
 
+    @property
+    def num_failures(self) -> int:
+        """Failed clip loads so far in this process (all files)."""
+        return sum(self.failures.values())
+
+    def _record_failure(self, index: int, error: FrameLoadError) -> None:
+        path = error.filename
+        self.failures[path] = self.failures.get(path, 0) + 1
+        self._failed_samples.add(index)
+        video, second = self.samples[index]
+        warnings.warn(
+            f"skipping key frame {self.video_names[video]},{second} ({error}); failure "
+            f"{self.failures[path]} of this file",
+            VideoDecodeWarning,
+            stacklevel=3,
+        )
+        ratio = self.max_failure_ratio
+        if ratio is not None and len(self._failed_samples) > ratio * len(self):
+            raise RuntimeError(
+                f"{len(self._failed_samples)} of {len(self)} key frames had unreadable "
+                f"frames (more than max_failure_ratio {ratio}); last: {path}"
+            )
+
+    def _load_clip(self, index: int, generator: Optional[torch.Generator]) -> tuple[int, torch.Tensor]:
+        """``(index, uint8 (T, H, W, 3) frames)`` of a loadable sample, retrying as documented."""
+        for attempt in range(self.max_retries + 1):
+            video, _ = self.samples[index]
+            paths = self.frame_paths[video]
+            try:
+                return index, load_frames([paths[i] for i in self.frame_indices(index)])
+            except FrameLoadError as error:
+                self._record_failure(index, error)
+                path = error.filename
+            if self.mode == "train" and attempt < self.max_retries:
+                index = int(torch.randint(len(self), (), generator=generator))
+        note = "" if self.mode == "train" else "; evaluated key frames are never replaced"
+        raise RuntimeError(
+            f"{self.mode}: no readable clip after {self.max_retries} retries; last failed "
+            f"file {path} ({self.failures[path]} failures); {self.num_failures} failed "
+            f"attempts on {len(self.failures)} files so far{note}"
+        )
+
     def __getitem__(self, index: int) -> dict[str, Any]:
         index = int(index)
         if not 0 <= index < len(self):
             raise IndexError(f"index {index} out of range for {len(self)} samples")
         generator = self._generator(index)
+        index, frames = self._load_clip(index, generator)
         video, second = self.samples[index]
-        paths = self.frame_paths[video]
-        clip = T.to_float_clip(_load_jpegs([paths[i] for i in self.frame_indices(index)]))
+        clip = T.to_float_clip(frames)
         entries = self.boxes[index]
         ori_boxes = torch.tensor([box for box, _ in entries], dtype=torch.float32)
         h, w = clip.shape[-2:]

@@ -10,13 +10,14 @@ from fvcore.common.config import CfgNode
 from torch.utils.data import DataLoader, Dataset
 from torch.utils.data.distributed import DistributedSampler
 
+from .ava import Ava, ava_collate
 from .charades import Charades
 from .imagenet import ImageFolderClassification
 from .kinetics import MODES, Kinetics
 
-__all__ = ["DATASETS", "build_dataset", "build_loader", "collate_samples"]
+__all__ = ["DATASETS", "build_ava", "build_dataset", "build_loader", "collate_fn", "collate_samples"]
 
-DATASETS = ("kinetics", "charades", "imagenet")
+DATASETS = ("kinetics", "charades", "ava", "imagenet")
 
 
 def build_dataset(cfg: CfgNode, split: str) -> Dataset:
@@ -28,6 +29,7 @@ def build_dataset(cfg: CfgNode, split: str) -> Dataset:
     * kinetics: ``{DATA.PATH_TO_DATA_DIR}/{split}.csv`` of ``path label`` lines;
     * charades: PySlowFast's frame lists ``{split}.csv`` (test reads ``val.csv``, as
       PySlowFast), multi-hot labels of MODEL.NUM_CLASSES classes;
+    * ava: PySlowFast's AVA layout (:func:`build_ava`);
     * imagenet: class folders ``{DATA.PATH_TO_DATA_DIR}/{train,val}`` (test reads val).
 
     SlowFast (MODEL.ARCH in MODEL.MULTI_PATHWAY_ARCH) gets two pathways with
@@ -50,6 +52,8 @@ def build_dataset(cfg: CfgNode, split: str) -> Dataset:
             mean=tuple(data.MEAN), std=tuple(data.STD), random_flip=data.RANDOM_FLIP,
             max_retries=data.MAX_DECODE_RETRIES,
         )
+    if name == "ava":
+        return build_ava(cfg, split)
     if data.DECODING_BACKEND != "pyav":
         raise ValueError(
             f"DATA.DECODING_BACKEND: only 'pyav' is supported, got {data.DECODING_BACKEND!r}"
@@ -67,6 +71,7 @@ def build_dataset(cfg: CfgNode, split: str) -> Dataset:
         mean=tuple(data.MEAN),
         std=tuple(data.STD),
         random_flip=data.RANDOM_FLIP,
+        inverse_uniform_sampling=data.INV_UNIFORM_SAMPLE,
         alpha=cfg.SLOWFAST.ALPHA if multi_pathway else None,
         max_retries=data.MAX_DECODE_RETRIES,
         max_failure_ratio=data.MAX_FAILURE_RATIO,
@@ -82,6 +87,51 @@ def build_dataset(cfg: CfgNode, split: str) -> Dataset:
         target_fps=data.TARGET_FPS,
         **common,
     )
+
+
+def build_ava(cfg: CfgNode, split: str) -> Ava:
+    """AVA from PySlowFast's keys: frame lists, box csvs and label map.
+
+    Train reads ``AVA.TRAIN_LISTS`` from AVA.FRAME_LIST_DIR with the groundtruth boxes
+    ``AVA.TRAIN_GT_BOX_LISTS`` plus the detected ``AVA.TRAIN_PREDICT_BOX_LISTS`` scored
+    at least AVA.DETECTION_SCORE_THRESH; val and test read ``AVA.TEST_LISTS`` with the
+    detected ``AVA.TEST_PREDICT_BOX_LISTS`` (the groundtruth AVA.GROUNDTRUTH_FILE when
+    that list is empty). Box files, label map and groundtruth lie in AVA.ANNOTATION_DIR.
+    """
+    data, ava = cfg.DATA, cfg.AVA
+    train = split == "train"
+
+    def annotation(names: Sequence[str]) -> list[str]:
+        return [os.path.join(ava.ANNOTATION_DIR, name) for name in names]
+
+    lists = ava.TRAIN_LISTS if train else ava.TEST_LISTS
+    return Ava(
+        [os.path.join(ava.FRAME_LIST_DIR, name) for name in lists],
+        annotation(ava.TRAIN_GT_BOX_LISTS if train else [ava.GROUNDTRUTH_FILE]),
+        frame_dir=ava.FRAME_DIR,
+        predicted_box_csvs=annotation(
+            ava.TRAIN_PREDICT_BOX_LISTS if train else ava.TEST_PREDICT_BOX_LISTS
+        ),
+        detection_score_thresh=ava.DETECTION_SCORE_THRESH,
+        label_map_pbtxt=os.path.join(ava.ANNOTATION_DIR, ava.LABEL_MAP_FILE),
+        mode=split,
+        num_frames=data.NUM_FRAMES,
+        sampling_rate=data.SAMPLING_RATE,
+        jitter_scales=tuple(data.TRAIN_JITTER_SCALES),
+        crop_size=data.TRAIN_CROP_SIZE,
+        test_crop_size=data.TEST_CROP_SIZE,
+        mean=tuple(data.MEAN),
+        std=tuple(data.STD),
+        random_flip=data.RANDOM_FLIP,
+        alpha=cfg.SLOWFAST.ALPHA if cfg.MODEL.ARCH in cfg.MODEL.MULTI_PATHWAY_ARCH else None,
+        max_retries=data.MAX_DECODE_RETRIES,
+        max_failure_ratio=data.MAX_FAILURE_RATIO,
+    )
+
+
+def collate_fn(cfg: CfgNode):
+    """The collate of the config's data sets: :func:`ava_collate` for detection."""
+    return ava_collate if cfg.DETECTION.ENABLE else collate_samples
 
 
 def collate_samples(samples: Sequence[Mapping[str, Any]]) -> dict[str, Any]:

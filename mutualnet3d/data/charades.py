@@ -101,7 +101,8 @@ class Charades(Dataset):
     to the video: short videos repeat frames). Train/val draw the start uniformly; test
     view ``i`` takes clip ``i // num_spatial_crops`` of ``num_ensemble_views`` evenly
     spaced ones (:func:`~mutualnet3d.data.decoder.sample_frame_indices` with equal frame
-    rates). Spatial sampling and the view order are Kinetics'.
+    rates). Spatial sampling (``inverse_uniform_sampling`` too) and the view order are
+    Kinetics'.
 
     Labels, as PySlowFast's ``Charades``: in train, the union of the labels of every
     frame from the clip's first sampled frame to its last (frames between sampled ones
@@ -142,6 +143,7 @@ class Charades(Dataset):
         mean: Sequence[float],
         std: Sequence[float],
         random_flip: bool = True,
+        inverse_uniform_sampling: bool = False,
         alpha: Optional[int] = None,
         max_retries: int = 10,
         max_failure_ratio: Optional[float] = None,
@@ -191,6 +193,7 @@ class Charades(Dataset):
         self.mean = tuple(float(m) for m in mean)
         self.std = tuple(float(s) for s in std)
         self.random_flip = random_flip
+        self.inverse_uniform_sampling = inverse_uniform_sampling
         self.alpha = alpha
         self.max_retries = max_retries
         self.max_failure_ratio = max_failure_ratio

@@ -156,6 +156,9 @@ class Kinetics(Dataset):
     ``RuntimeError`` once more than that fraction of the csv's videos have failed in this
     process, to stop a run on a broken copy of the data set.
 
+    Scale jitter draws the short side uniformly in ``jitter_scales``, or its inverse
+    uniformly with ``inverse_uniform_sampling`` (PySlowFast's X3D recipes).
+
     Randomness: ``seed=None`` draws from torch's global RNG (the DataLoader seeds each
     worker differently every epoch). An int makes each sample's draws a function of
     ``(seed, epoch, index)`` only, independent of workers; call :meth:`set_epoch` every
@@ -180,6 +183,7 @@ class Kinetics(Dataset):
         mean: Sequence[float],
         std: Sequence[float],
         random_flip: bool = True,
+        inverse_uniform_sampling: bool = False,
         alpha: Optional[int] = None,
         max_retries: int = 10,
         max_failure_ratio: Optional[float] = None,
@@ -217,6 +221,7 @@ class Kinetics(Dataset):
         self.mean = tuple(float(m) for m in mean)
         self.std = tuple(float(s) for s in std)
         self.random_flip = random_flip
+        self.inverse_uniform_sampling = inverse_uniform_sampling
         self.alpha = alpha
         self.max_retries = max_retries
         self.max_failure_ratio = max_failure_ratio
@@ -287,7 +292,10 @@ class Kinetics(Dataset):
         self, clip: torch.Tensor, spatial: int, generator: Optional[torch.Generator]
     ) -> torch.Tensor:
         if self.mode == "train":
-            clip = T.random_short_side_scale(clip, *self.jitter_scales, generator=generator)
+            clip = T.random_short_side_scale(
+                clip, *self.jitter_scales, generator=generator,
+                inverse_uniform=self.inverse_uniform_sampling,
+            )
             clip = T.random_crop(clip, self.crop_size, generator=generator)
             if self.random_flip:
                 clip = T.random_horizontal_flip(clip, 0.5, generator=generator)

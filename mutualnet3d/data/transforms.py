@@ -55,12 +55,25 @@ def short_side_scale(clip: torch.Tensor, size: int) -> torch.Tensor:
 
 
 def random_short_side_scale(
-    clip: torch.Tensor, min_size: int, max_size: int, generator: Optional[torch.Generator] = None
+    clip: torch.Tensor,
+    min_size: int,
+    max_size: int,
+    generator: Optional[torch.Generator] = None,
+    inverse_uniform: bool = False,
 ) -> torch.Tensor:
-    """Scale jitter: short side to an integer drawn uniformly in [min_size, max_size]."""
+    """Scale jitter: short side to an integer drawn uniformly in [min_size, max_size].
+
+    ``inverse_uniform`` draws ``1 / size`` uniformly in ``[1 / max_size, 1 / min_size]``
+    instead and rounds (PySlowFast's DATA.INV_UNIFORM_SAMPLE, used by its X3D recipes),
+    which favours the smaller scales.
+    """
     if not 0 < min_size <= max_size:
         raise ValueError(f"need 0 < min_size <= max_size, got {min_size}, {max_size}")
-    size = int(torch.randint(min_size, max_size + 1, (), generator=generator))
+    if inverse_uniform:
+        u = float(torch.rand((), generator=generator))
+        size = round(1.0 / (1.0 / max_size + u * (1.0 / min_size - 1.0 / max_size)))
+    else:
+        size = int(torch.randint(min_size, max_size + 1, (), generator=generator))
     return short_side_scale(clip, size)
 
 

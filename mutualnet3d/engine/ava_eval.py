@@ -36,6 +36,7 @@ import numpy as np
 import torch
 
 __all__ = [
+    "AvaEvaluator",
     "BoxTable",
     "detections_from_predictions",
     "evaluate",
@@ -321,3 +322,40 @@ def evaluate(
     aps = [ap for ap in per_class.values() if not np.isnan(ap)]
     mean_ap = float(np.mean(aps)) if aps else float("nan")
     return {"mAP": mean_ap, "per_class": per_class, "num_groundtruth": num_groundtruth}
+
+
+class AvaEvaluator:
+    """The frame-level mAP of a model's box scores on one AVA split.
+
+    Reads the label map (classes evaluated), the groundtruth csv (kept to those classes)
+    and the excluded timestamps once; each call scores a set of predictions as
+    PySlowFast's ``evaluate_ava`` does.
+
+    Args:
+        groundtruth_csv: the split's groundtruth boxes (AVA.GROUNDTRUTH_FILE).
+        label_map_pbtxt: the label map (AVA.LABEL_MAP_FILE).
+        exclusion_csv: excluded timestamps (AVA.EXCLUSION_FILE), or None.
+        video_names: video id of each video index of the predictions' metadata (the
+            data set's ``video_names``).
+    """
+
+    def __init__(
+        self,
+        groundtruth_csv: PathLike,
+        label_map_pbtxt: PathLike,
+        exclusion_csv: Optional[PathLike],
+        video_names: Sequence[str],
+    ) -> None:
+        self.categories, self.class_whitelist = read_labelmap(label_map_pbtxt)
+        self.groundtruth = read_csv(groundtruth_csv, self.class_whitelist)
+        self.excluded = read_exclusions(exclusion_csv)
+        self.video_names = list(video_names)
+
+    def __call__(
+        self, scores: torch.Tensor, boxes: torch.Tensor, metadata: torch.Tensor
+    ) -> dict[str, object]:
+        """:func:`evaluate` of box scores (N, C), normalised boxes (N, 4), metadata (N, 2)."""
+        detections = detections_from_predictions(
+            scores, boxes, metadata, self.video_names, self.class_whitelist
+        )
+        return evaluate(self.groundtruth, detections, self.categories, self.excluded)

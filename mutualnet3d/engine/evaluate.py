@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 import torch
 import torch.nn as nn
 
 from ..slim import set_width
 from .distributed import all_gather_cpu, all_reduce_sum
-from .mutual import resize_input
+from .ava_eval import AvaEvaluator
+from .mutual import model_forward
 from .sampling import SubnetConfig
 
-__all__ = ["top_k_correct", "forward_configs", "evaluate_configs", "Accumulator"]
+__all__ = [
+    "Accumulator",
+    "DetectionAccumulator",
+    "evaluate_configs",
+    "forward_configs",
+    "top_k_correct",
+]
 
 
 def top_k_correct(logits: torch.Tensor, labels: torch.Tensor, ks: Sequence[int] = (1, 5)) -> list[int]:
@@ -24,13 +31,22 @@ def top_k_correct(logits: torch.Tensor, labels: torch.Tensor, ks: Sequence[int] 
 
 @torch.no_grad()
 def forward_configs(
-    model: nn.Module, inputs: Any, grid: Sequence[SubnetConfig], keys: Sequence[str]
+    model: nn.Module,
+    inputs: Any,
+    grid: Sequence[SubnetConfig],
+    keys: Sequence[str],
+    forward: Optional[Callable[[nn.Module, Any, SubnetConfig], torch.Tensor]] = None,
 ) -> list[torch.Tensor]:
-    """Logits of one decoded batch at every configuration (resized on the device)."""
+    """Logits of one decoded batch at every configuration (resized on the device).
+
+    ``forward`` as in :func:`~mutualnet3d.engine.mutual.mutual_step` (detectors:
+    ``model_forward(boxes)``).
+    """
+    forward = forward or model_forward()
     outputs = []
     for config, key in zip(grid, keys):
         with set_width(model, config.width, key, warn_uncalibrated=False):
-            outputs.append(model(resize_input(inputs, config)).float())
+            outputs.append(forward(model, inputs, config).float())
     return outputs
 
 
@@ -48,12 +64,14 @@ class Accumulator:
         self.scores: list[torch.Tensor] = []
         self.labels: list[torch.Tensor] = []
 
-    def add(self, logits: torch.Tensor, labels: torch.Tensor) -> None:
+    def add(self, logits: torch.Tensor, batch: dict[str, Any]) -> None:
+        """Add a batch's logits; its targets are ``batch["label"]``."""
+        labels = batch["label"]
         if self.multi_label:
             self.scores.append(torch.sigmoid(logits.float()).cpu())
             self.labels.append(labels.float().cpu())
         else:
-            top1, top5 = top_k_correct(logits, labels)
+            top1, top5 = top_k_correct(logits, labels.to(logits.device))
             self.counts += torch.tensor([top1, top5, len(labels)], dtype=torch.float64)
 
     def result(self) -> tuple[float, Optional[float]]:
@@ -66,6 +84,38 @@ class Accumulator:
         counts = all_reduce_sum(self.counts.clone())
         total = max(counts[2].item(), 1.0)
         return round(100 * counts[0].item() / total, 3), round(100 * counts[1].item() / total, 3)
+
+
+class DetectionAccumulator:
+    """One configuration's box scores over an AVA split: frame-level mAP (%).
+
+    Keeps each box's sigmoid scores with its normalised box and ``[video, second]``
+    (``batch["ori_boxes"]``, ``batch["metadata"]`` from
+    :func:`~mutualnet3d.data.ava.ava_collate`), gathers them from every process and
+    scores them with ``evaluator``. :meth:`result` returns (mAP, None), as
+    :class:`Accumulator`; :attr:`details` then holds the per-class APs.
+    """
+
+    def __init__(self, evaluator: AvaEvaluator) -> None:
+        self.evaluator = evaluator
+        self.parts: list[torch.Tensor] = []
+        self.details: dict[str, object] = {}
+
+    def add(self, logits: torch.Tensor, batch: dict[str, Any]) -> None:
+        """Add the scores of a batch's boxes (one row of ``logits`` per box)."""
+        scores = torch.sigmoid(logits.float()).double().cpu()
+        self.parts.append(torch.cat(
+            [scores, batch["ori_boxes"].double(), batch["metadata"].double()], dim=1
+        ))
+
+    def result(self) -> tuple[float, Optional[float]]:
+        # One tensor per process: scores, boxes and metadata stay row-aligned. A process
+        # without samples sends an empty one.
+        local = torch.cat(self.parts) if self.parts else torch.zeros(0, 0, dtype=torch.float64)
+        rows = torch.cat([part for part in all_gather_cpu(local) if part.numel()])
+        scores, boxes, metadata = rows[:, :-6], rows[:, -6:-2], rows[:, -2:].long()
+        self.details = self.evaluator(scores, boxes, metadata)
+        return round(100 * float(self.details["mAP"]), 3), None
 
 
 @torch.no_grad()

@@ -22,7 +22,14 @@ from ..slim import set_width
 from ..utils.resample import resize_clip
 from .sampling import SubnetConfig
 
-__all__ = ["StepResult", "mutual_step", "resize_input", "distillation_loss"]
+__all__ = [
+    "StepResult",
+    "distillation_loss",
+    "model_forward",
+    "mutual_step",
+    "resize_input",
+    "scale_boxes",
+]
 
 Inputs = Any  # a tensor, or [slow, fast] for SlowFast
 
@@ -32,6 +39,38 @@ def resize_input(inputs: Inputs, config: SubnetConfig) -> Inputs:
     if isinstance(inputs, (list, tuple)):
         return [resize_clip(inputs[0], config.spatial, config.temporal), *inputs[1:]]
     return resize_clip(inputs, config.spatial, config.temporal)
+
+
+def scale_boxes(
+    boxes: torch.Tensor, before: Sequence[int], after: Sequence[int]
+) -> torch.Tensor:
+    """Boxes (N, 5) ``[batch index, x1, y1, x2, y2]`` in pixels of frames of size
+    ``before`` (H, W), moved to frames resized to ``after``: each axis by its own ratio,
+    which is what the interpolation did (short sides are rounded)."""
+    sy, sx = after[0] / before[0], after[1] / before[1]
+    return boxes * boxes.new_tensor([1.0, sx, sy, sx, sy])
+
+
+def model_forward(
+    boxes: Optional[torch.Tensor] = None,
+) -> Callable[[nn.Module, Inputs, SubnetConfig], torch.Tensor]:
+    """``forward(model, inputs, config)``: how a model runs at a configuration.
+
+    A classifier takes the resized input (:func:`resize_input`). A detector
+    (``boxes`` given, (N, 5) in pixels of the full-size input) also takes the boxes,
+    scaled with the Slow pathway's frames: its RoI features come from that pathway's
+    feature map, so the boxes must shrink with it.
+    """
+
+    def forward(model: nn.Module, inputs: Inputs, config: SubnetConfig) -> torch.Tensor:
+        resized = resize_input(inputs, config)
+        if boxes is None:
+            return model(resized)
+        slow = inputs[0] if isinstance(inputs, (list, tuple)) else inputs
+        slow_resized = resized[0] if isinstance(resized, (list, tuple)) else resized
+        return model(resized, scale_boxes(boxes, slow.shape[-2:], slow_resized.shape[-2:]))
+
+    return forward
 
 
 def distillation_loss(student: torch.Tensor, teacher: torch.Tensor, multi_label: bool) -> torch.Tensor:
@@ -84,8 +123,9 @@ def mutual_step(
         criterion: the label loss.
         distill: students learn the full network's predictions (else the labels).
         multi_label: sigmoid outputs (Charades), for the distillation loss.
-        forward: ``forward(model, inputs, config)`` -> logits; defaults to resizing
-            the inputs with :func:`resize_input` and calling the model.
+        forward: ``forward(model, inputs, config)`` -> logits; defaults to
+            :func:`model_forward` (resize the inputs, call the model); detectors pass
+            ``model_forward(boxes)``.
         autocast: context for the forward passes (mixed precision).
         backward: ``backward(loss)``; defaults to ``loss.backward()`` (pass a
             GradScaler's ``lambda l: scaler.scale(l).backward()``).
@@ -95,7 +135,7 @@ def mutual_step(
     Raises:
         FloatingPointError: a loss is NaN or infinite (nothing is back-propagated from it).
     """
-    forward = forward or (lambda m, x, c: m(resize_input(x, c)))
+    forward = forward or model_forward()
     autocast = autocast or contextlib.nullcontext
     backward = backward or (lambda loss: loss.backward())
     no_sync = no_sync or contextlib.nullcontext

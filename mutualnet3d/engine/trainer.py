@@ -23,8 +23,8 @@ from torch.utils.data import DataLoader, Dataset, RandomSampler
 from torch.utils.data.distributed import DistributedSampler
 from tqdm import tqdm
 
-from ..config import eval_grid, full_frames
-from ..data import build_dataset, collate_samples
+from ..config import eval_grid, full_frames, ignored_settings
+from ..data import build_dataset, collate_fn
 from ..models import build_model
 from ..slim import BNCalibrator, count_flops, count_params, export_subnet, set_width, stats_key
 from .checkpoint import (
@@ -44,8 +44,9 @@ from .distributed import (
     get_world_size,
     is_main_process,
 )
-from .evaluate import Accumulator, forward_configs, top_k_correct
-from .mutual import mutual_step, resize_input
+from .ava_eval import AvaEvaluator
+from .evaluate import Accumulator, DetectionAccumulator, forward_configs, top_k_correct
+from .mutual import model_forward, mutual_step
 from .pretrained import load_pretrained
 from .sampling import ConfigSampler, SubnetConfig
 from .search import ConfigResult, plot_tables, write_tables
@@ -83,13 +84,42 @@ def _loader(dataset: Dataset, batch_size: int, sampler, cfg: CfgNode, drop_last:
     return DataLoader(
         dataset, batch_size=batch_size, sampler=sampler, num_workers=cfg.DATA_LOADER.NUM_WORKERS,
         pin_memory=cfg.DATA_LOADER.PIN_MEMORY and torch.cuda.is_available(), drop_last=drop_last,
-        collate_fn=collate_samples, persistent_workers=False,
+        collate_fn=collate_fn(cfg), persistent_workers=False,
     )
 
 
 def _model_input(batch: dict[str, Any], device: torch.device, multi_pathway: bool) -> Any:
     inputs = [x.to(device, non_blocking=True) for x in batch["inputs"]]
     return inputs if multi_pathway else inputs[0]
+
+
+def _forward(batch: dict[str, Any], device: torch.device):
+    """How the model runs on this batch: detectors also take the batch's boxes."""
+    boxes = batch.get("boxes")
+    return model_forward(None if boxes is None else boxes.to(device, non_blocking=True))
+
+
+def _targets(batch: dict[str, Any], device: torch.device) -> torch.Tensor:
+    """Per-clip labels, or AVA's per-box multi-hot ``labels``."""
+    return (batch["labels"] if "boxes" in batch else batch["label"]).to(device)
+
+
+def _multi_label(cfg: CfgNode) -> bool:
+    """Sigmoid outputs: multi-label clips (Charades) or action detection (AVA)."""
+    return cfg.DATA.MULTI_LABEL or cfg.DETECTION.ENABLE
+
+
+def _accumulator(cfg: CfgNode, dataset: Dataset):
+    """The metric of the config's data set (see :mod:`.evaluate`)."""
+    if not cfg.DETECTION.ENABLE:
+        return Accumulator(cfg.DATA.MULTI_LABEL)
+    ava = cfg.AVA
+    exclusions = os.path.join(ava.ANNOTATION_DIR, ava.EXCLUSION_FILE) if ava.EXCLUSION_FILE else None
+    return DetectionAccumulator(AvaEvaluator(
+        os.path.join(ava.ANNOTATION_DIR, ava.GROUNDTRUTH_FILE),
+        os.path.join(ava.ANNOTATION_DIR, ava.LABEL_MAP_FILE),
+        exclusions, dataset.video_names,
+    ))
 
 
 def _unwrap(model: nn.Module) -> nn.Module:
@@ -207,13 +237,13 @@ def _train_epoch(cfg, model, loader, optimizer, scaler, criterion, sampler, stat
         lr = lr_at_epoch(cfg, epoch + it / iters)
         set_lr(optimizer, lr)
         inputs = _model_input(batch, device, multi_pathway)
-        labels = batch["label"].to(device)
+        labels = _targets(batch, device)
         configs = [static] if static is not None else sampler.sample(step)
         optimizer.zero_grad(set_to_none=True)
         try:
             result = mutual_step(
                 model, inputs, labels, configs, criterion,
-                distill=cfg.MUTUALNET.DISTILL, multi_label=cfg.DATA.MULTI_LABEL,
+                distill=cfg.MUTUALNET.DISTILL, multi_label=_multi_label(cfg), forward=_forward(batch, device),
                 autocast=autocast, backward=lambda loss: scaler.scale(loss).backward(), no_sync=no_sync,
             )
         except FloatingPointError as error:
@@ -236,7 +266,7 @@ def _train_epoch(cfg, model, loader, optimizer, scaler, criterion, sampler, stat
                 "full_loss": round(result.full_loss, 5), "lr": lr,
                 "time_diff": round((time.perf_counter() - start) / (it + 1), 4),
             }
-            if not cfg.DATA.MULTI_LABEL:
+            if not _multi_label(cfg):
                 top1, top5 = top_k_correct(result.logits, labels)
                 stats.update(top1_err=round(100 - 100 * top1 / len(labels), 2),
                              top5_err=round(100 - 100 * top5 / len(labels), 2))
@@ -325,20 +355,20 @@ def _eval_loader(cfg: CfgNode, split: str, batch_size: int) -> tuple[Dataset, Da
 def evaluate_full(cfg: CfgNode, model: nn.Module, device: torch.device) -> dict[str, float]:
     """The full configuration on the validation split (main BN statistics).
 
-    Top-1/top-5 (%), or mAP (%) for multi-label data sets.
+    Top-1/top-5 (%), or mAP (%) for multi-label data sets and detection.
     """
     model.eval()
     multi_pathway = cfg.MODEL.ARCH in cfg.MODEL.MULTI_PATHWAY_ARCH
-    _, loader = _eval_loader(cfg, "val", max(1, cfg.TEST.BATCH_SIZE // get_world_size()))
+    dataset, loader = _eval_loader(cfg, "val", max(1, cfg.TEST.BATCH_SIZE // get_world_size()))
     full = _full_config(cfg) if cfg.MUTUALNET.ENABLE else _static_config(cfg)
-    accumulator = Accumulator(cfg.DATA.MULTI_LABEL)
+    accumulator = _accumulator(cfg, dataset)
     with torch.no_grad(), set_width(model, full.width, warn_uncalibrated=False):
         for batch in loader:
-            logits = model(resize_input(_model_input(batch, device, multi_pathway), full))
-            accumulator.add(logits, batch["label"].to(device))
+            inputs = _model_input(batch, device, multi_pathway)
+            accumulator.add(_forward(batch, device)(model, inputs, full), batch)
     metric, top5 = accumulator.result()
     model.train()
-    return {"map": metric} if cfg.DATA.MULTI_LABEL else {"top1": metric, "top5": top5}
+    return {"map": metric} if _multi_label(cfg) else {"top1": metric, "top5": top5}
 
 
 def _grid(cfg: CfgNode) -> list[SubnetConfig]:
@@ -369,9 +399,9 @@ def calibrate_and_search(cfg: CfgNode, model: nn.Module, device: torch.device) -
         for index, batch in enumerate(loader):
             if index >= cfg.MUTUALNET.BN_CALIB_BATCHES:
                 break
-            inputs = _model_input(batch, device, multi_pathway)
+            inputs, forward = _model_input(batch, device, multi_pathway), _forward(batch, device)
             for config, key in zip(grid, keys):
-                calibrator.update(config.width, key, lambda m, x=resize_input(inputs, config): m(x))
+                calibrator.update(config.width, key, lambda m, c=config: forward(m, inputs, c))
             progress.update()
         progress.close()
         calibrator.finish()
@@ -387,13 +417,13 @@ def calibrate_and_search(cfg: CfgNode, model: nn.Module, device: torch.device) -
     if not cfg.MUTUALNET.SEARCH:
         return results
     model.eval()
-    _, loader = _eval_loader(cfg, "val", max(1, cfg.TEST.BATCH_SIZE // get_world_size()))
-    accumulators = [Accumulator(cfg.DATA.MULTI_LABEL) for _ in grid]
+    dataset, loader = _eval_loader(cfg, "val", max(1, cfg.TEST.BATCH_SIZE // get_world_size()))
+    accumulators = [_accumulator(cfg, dataset) for _ in grid]
     for batch in tqdm(loader, desc="search", disable=not is_main_process()):
         inputs = _model_input(batch, device, multi_pathway)
-        labels = batch["label"].to(device)
-        for accumulator, logits in zip(accumulators, forward_configs(model, inputs, grid, keys)):
-            accumulator.add(logits, labels)
+        outputs = forward_configs(model, inputs, grid, keys, _forward(batch, device))
+        for accumulator, logits in zip(accumulators, outputs):
+            accumulator.add(logits, batch)
     # Every process takes part in the reductions; only the main one counts costs and writes.
     metrics = [accumulator.result() for accumulator in accumulators]
     if not is_main_process():
@@ -407,23 +437,24 @@ def calibrate_and_search(cfg: CfgNode, model: nn.Module, device: torch.device) -
             round(config.width, 4), config.spatial, config.temporal, round(flops / 1e9, 5),
             round(count_params(unwrapped, config.width) / 1e6, 4), metric, top5,
         ))
-    metric_name = "map" if cfg.DATA.MULTI_LABEL else "top1"
+    metric_name = "map" if _multi_label(cfg) else "top1"
     paths = write_tables(results, cfg.OUTPUT_DIR, metric_name)
     plot = plot_tables(results, str(Path(cfg.OUTPUT_DIR) / "accuracy_flops.png"),
-                       metric_name="mAP (%)" if cfg.DATA.MULTI_LABEL else "top-1 (%)",
+                       metric_name="mAP (%)" if _multi_label(cfg) else "top-1 (%)",
                        title=f"{cfg.MODEL.MODEL_NAME}: {len(results)} configurations")
     logger.info("wrote %s, %s and %s", paths["search_table"], paths["query_table"], plot)
     return results
 
 
 @torch.no_grad()
-def test(cfg: CfgNode, model: nn.Module, device: torch.device) -> dict[str, float]:
-    """Multi-view test (NUM_ENSEMBLE_VIEWS x NUM_SPATIAL_CROPS) at MUTUALNET.TEST_* config.
+def test(cfg: CfgNode, model: nn.Module, device: torch.device) -> dict[str, Any]:
+    """The test split at the MUTUALNET.TEST_* configuration; writes test_results.json.
 
-    Softmax scores of each view are summed per video (max for DATA.ENSEMBLE_METHOD max);
-    top-1/top-5 of the video predictions are written to OUTPUT_DIR/test_results.json.
+    Classification: multi-view (NUM_ENSEMBLE_VIEWS x NUM_SPATIAL_CROPS); softmax scores
+    of each view are summed per video (max for DATA.ENSEMBLE_METHOD max, sigmoid for
+    multi-label data), then top-1/top-5 or mAP (%). Detection (AVA): each key frame
+    once, the frame-level mAP (%) with the per-class APs.
     """
-    multi_pathway = cfg.MODEL.ARCH in cfg.MODEL.MULTI_PATHWAY_ARCH
     node = cfg.MUTUALNET
     full = _full_config(cfg)
     if node.ENABLE:
@@ -432,10 +463,26 @@ def test(cfg: CfgNode, model: nn.Module, device: torch.device) -> dict[str, floa
         temporal = (node.TEST_TEMPORAL_SIZE or full.temporal) if full.temporal is not None else None
     else:  # I-Net: its own configuration
         width, spatial, temporal = _static_config(cfg)
-    key = stats_key(width, spatial, temporal)
     # Test views are cut at TEST_CROP_SIZE; a smaller configuration scales them alike.
-    test_spatial = round(cfg.DATA.TEST_CROP_SIZE * spatial / full.spatial)
-    config = SubnetConfig(width, test_spatial, temporal)
+    config = SubnetConfig(width, round(cfg.DATA.TEST_CROP_SIZE * spatial / full.spatial), temporal)
+    stats: dict[str, Any] = {
+        "_type": "test", "config": {"width": width, "spatial": spatial, "temporal": temporal},
+    }
+    model.eval()
+    with set_width(model, width, stats_key(width, spatial, temporal), warn_uncalibrated=True):
+        if cfg.DETECTION.ENABLE:
+            stats.update(_test_detection(cfg, model, device, config))
+        else:
+            stats.update(_test_views(cfg, model, device, config))
+    _log_stats(stats)
+    if is_main_process():
+        with open(Path(cfg.OUTPUT_DIR) / "test_results.json", "w") as f:
+            simplejson.dump(stats, f, indent=2, ignore_nan=True)
+    return stats
+
+
+def _test_views(cfg: CfgNode, model: nn.Module, device: torch.device, config: SubnetConfig) -> dict[str, Any]:
+    multi_pathway = cfg.MODEL.ARCH in cfg.MODEL.MULTI_PATHWAY_ARCH
     dataset, loader = _eval_loader(cfg, "test", max(1, cfg.TEST.BATCH_SIZE // get_world_size()))
     num_videos = len(dataset) // (cfg.TEST.NUM_ENSEMBLE_VIEWS * cfg.TEST.NUM_SPATIAL_CROPS)
     scores = torch.zeros(num_videos, cfg.MODEL.NUM_CLASSES, dtype=torch.float64)
@@ -444,18 +491,17 @@ def test(cfg: CfgNode, model: nn.Module, device: torch.device) -> dict[str, floa
     else:
         labels = torch.full((num_videos,), -1, dtype=torch.long)
     views = torch.zeros(num_videos, dtype=torch.float64)
-    model.eval()
-    with set_width(model, width, key, warn_uncalibrated=True):
-        for batch in tqdm(loader, desc="test", disable=not is_main_process()):
-            logits = model(resize_input(_model_input(batch, device, multi_pathway), config)).float()
-            probs = (torch.sigmoid(logits) if cfg.DATA.MULTI_LABEL else torch.softmax(logits, 1)).double().cpu()
-            for video, prob, label in zip(batch["video_index"].tolist(), probs, batch["label"]):
-                if cfg.DATA.ENSEMBLE_METHOD == "max":
-                    scores[video] = torch.maximum(scores[video], prob)
-                else:
-                    scores[video] += prob
-                labels[video] = label
-                views[video] += 1
+    forward = model_forward()
+    for batch in tqdm(loader, desc="test", disable=not is_main_process()):
+        logits = forward(model, _model_input(batch, device, multi_pathway), config).float()
+        probs = (torch.sigmoid(logits) if cfg.DATA.MULTI_LABEL else torch.softmax(logits, 1)).double().cpu()
+        for video, prob, label in zip(batch["video_index"].tolist(), probs, batch["label"]):
+            if cfg.DATA.ENSEMBLE_METHOD == "max":
+                scores[video] = torch.maximum(scores[video], prob)
+            else:
+                scores[video] += prob
+            labels[video] = label
+            views[video] += 1
     # A video's views may be spread over processes: sum (or max) their scores, count
     # their views, and take the label from whichever process saw one (-1 elsewhere).
     reduce_scores = all_reduce_max if cfg.DATA.ENSEMBLE_METHOD == "max" else all_reduce_sum
@@ -463,8 +509,7 @@ def test(cfg: CfgNode, model: nn.Module, device: torch.device) -> dict[str, floa
     views = all_reduce_sum(views.to(device)).cpu()
     labels = all_reduce_max(labels.to(device)).cpu()
     expected = cfg.TEST.NUM_ENSEMBLE_VIEWS * cfg.TEST.NUM_SPATIAL_CROPS
-    stats = {
-        "_type": "test", "config": {"width": width, "spatial": spatial, "temporal": temporal},
+    stats: dict[str, Any] = {
         "views_per_video": expected, "videos": num_videos,
         "complete_videos": int((views == expected).sum()),
     }
@@ -475,11 +520,22 @@ def test(cfg: CfgNode, model: nn.Module, device: torch.device) -> dict[str, floa
     else:
         top1, top5 = top_k_correct(scores, labels)
         stats.update(top1=round(100 * top1 / max(num_videos, 1), 3), top5=round(100 * top5 / max(num_videos, 1), 3))
-    _log_stats(stats)
-    if is_main_process():
-        with open(Path(cfg.OUTPUT_DIR) / "test_results.json", "w") as f:
-            simplejson.dump(stats, f, indent=2)
     return stats
+
+
+def _test_detection(cfg: CfgNode, model: nn.Module, device: torch.device, config: SubnetConfig) -> dict[str, Any]:
+    multi_pathway = cfg.MODEL.ARCH in cfg.MODEL.MULTI_PATHWAY_ARCH
+    dataset, loader = _eval_loader(cfg, "test", max(1, cfg.TEST.BATCH_SIZE // get_world_size()))
+    accumulator = _accumulator(cfg, dataset)
+    for batch in tqdm(loader, desc="test", disable=not is_main_process()):
+        inputs = _model_input(batch, device, multi_pathway)
+        accumulator.add(_forward(batch, device)(model, inputs, config), batch)
+    metric, _ = accumulator.result()
+    details = accumulator.details
+    return {
+        "key_frames": len(dataset), "map": metric,
+        "per_class_ap": {str(c): round(100 * ap, 3) for c, ap in details["per_class"].items()},
+    }
 
 
 # --------------------------------------------------------------------------------------
@@ -490,6 +546,8 @@ def run(cfg: CfgNode) -> None:
     Path(cfg.OUTPUT_DIR).mkdir(parents=True, exist_ok=True)
     setup_logging(cfg.OUTPUT_DIR)
     logger.info("world size %d, output %s", get_world_size(), os.path.abspath(cfg.OUTPUT_DIR))
+    for setting in ignored_settings(cfg):
+        logger.warning("%s has no effect here (read for PySlowFast compatibility)", setting)
     device = device_for_rank(cfg.NUM_GPUS)
     model: Optional[nn.Module] = None
     if cfg.TRAIN.ENABLE:
