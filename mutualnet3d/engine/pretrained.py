@@ -11,6 +11,10 @@ code runs) and recognises three layouts:
   ``s1_fuse.conv_f2s``, ``head.projection``...) are renamed to PyTorchVideo's, which
   our video models use (:func:`pyslowfast_to_pytorchvideo`).
 
+A detector (AVA) starts from a classification network's weights, as the paper's AVA
+runs start from Kinetics: the names are moved to the detector's
+(:func:`classifier_to_detector`).
+
 Unlike PySlowFast's own loader, which skips a tensor of another shape silently, every
 tensor that is not loaded is reported by name.
 """
@@ -27,6 +31,7 @@ import torch.nn as nn
 
 __all__ = [
     "FORMATS",
+    "classifier_to_detector",
     "is_pyslowfast_state",
     "load_pretrained",
     "pyslowfast_to_pytorchvideo",
@@ -201,6 +206,31 @@ def _unpack(payload: Any, path: str) -> tuple[str, dict[str, torch.Tensor]]:
     return ("mutualnet3d" if wrapped and "epoch" in payload else "pytorchvideo"), state
 
 
+def classifier_to_detector(
+    state: Mapping[str, torch.Tensor], model_keys: Any, head: str
+) -> dict[str, torch.Tensor]:
+    """A classification network's weights under a detector's names (Kinetics -> AVA).
+
+    PyTorchVideo's detectors (``DetectionBBoxNetwork``) hold the backbone as
+    ``model.blocks.N`` and the classifier as ``detection_head.proj``; the classification
+    networks (PyTorchVideo's and ours) as ``blocks.N`` and ``blocks.<last>.proj``. Backbone
+    keys the detector has are prefixed with ``model.``; the classifier's linear layer is
+    renamed to ``head`` so that a class-count change re-initialises it by name, as for
+    classification. Other keys (the classification head's pooling) stay and are reported
+    as unused.
+    """
+    keys = set(model_keys)
+    out: dict[str, torch.Tensor] = {}
+    for key, value in state.items():
+        match = re.match(r"^blocks\.\d+\.proj\.(weight|bias)$", key)
+        if f"model.{key}" in keys:
+            key = f"model.{key}"
+        elif match and f"{head}.{match.group(1)}" in keys:
+            key = f"{head}.{match.group(1)}"
+        out[key] = value
+    return out
+
+
 def _pytorchvideo_layout(model: nn.Module, model_keys: Any) -> tuple[str, Optional[str]]:
     """The model's block-list prefix and classifier name, for renaming PySlowFast keys."""
     blocks = "model.blocks" if any(k.startswith("model.blocks.") for k in model_keys) else "blocks"
@@ -268,9 +298,11 @@ def load_pretrained(
     payload = torch.load(path, map_location="cpu", weights_only=True)
     fmt, state = _unpack(payload, path)
     model_state = model.state_dict()
+    blocks, head = _pytorchvideo_layout(model, model_state)
     if fmt == "pyslowfast":
-        blocks, head = _pytorchvideo_layout(model, model_state)
         state = pyslowfast_to_pytorchvideo(state, blocks=blocks, head=head)
+    elif blocks == "model.blocks" and any(k.startswith("blocks.") for k in state):
+        state = classifier_to_detector(state, model_state, head)
 
     head_name, head_module = _classifier(model)
     head_keys: set[str] = set()

@@ -432,6 +432,8 @@ def calibrate_and_search(cfg: CfgNode, model: nn.Module, device: torch.device) -
     ops = "conv_linear" if cfg.MODEL.ARCH == "2d" else "all"
     for config, (metric, top5) in zip(grid, metrics):
         inputs = unwrapped.example_input(config.spatial, config.temporal)
+        if cfg.DETECTION.ENABLE:  # the backbone and the head of one box per clip
+            inputs = (inputs, unwrapped.example_boxes(config.spatial))
         flops = count_flops(unwrapped, inputs, config.width, ops=ops)
         results.append(ConfigResult(
             round(config.width, 4), config.spatial, config.temporal, round(flops / 1e9, 5),

@@ -470,6 +470,11 @@ class VideoDetector(nn.Module):
 
     example_input = VideoNet.example_input
 
+    def example_boxes(self, spatial: Optional[int] = None, batch_size: int = 1) -> torch.Tensor:
+        """One whole-frame box per clip of :meth:`example_input`: (B, 5) for ``forward``."""
+        spatial = float(spatial or self.crop_size)
+        return torch.tensor([[i, 0.0, 0.0, spatial, spatial] for i in range(batch_size)])
+
 
 def _pytorchvideo_detector(
     builder: Callable[..., nn.Module], roi_aligned: bool, **kwargs: Any

@@ -59,7 +59,8 @@ def count_flops(
 
     Args:
         model: any model; it is run in eval mode and its mode is restored.
-        inputs: the model's input (tensor, or list of tensors for SlowFast).
+        inputs: the model's input (tensor, or list of tensors for SlowFast), or a
+            tuple of its positional arguments (a detector's ``(clip, boxes)``).
         width: fraction of channels.
         ops: ``"conv_linear"`` or ``"all"`` (see the module docstring).
     """
@@ -73,7 +74,8 @@ def count_flops(
     logger.setLevel(logging.ERROR)
     try:
         with set_width(model, width, warn_uncalibrated=False):
-            analysis = FlopCountAnalysis(model, (inputs,))
+            args = inputs if isinstance(inputs, tuple) else (inputs,)
+            analysis = FlopCountAnalysis(model, args)
             analysis.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
             by_op = analysis.by_operator()
     finally:
