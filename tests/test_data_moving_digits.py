@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from mutualnet3d.config import ConfigError, load_config
 from mutualnet3d.data import moving_digits as md
+from mutualnet3d.data.build import build_dataset
 from mutualnet3d.data import transforms as T
 from mutualnet3d.data.kinetics import Kinetics
 from mutualnet3d.data.moving_digits import (
@@ -305,3 +307,45 @@ def test_write_kinetics_round_trips_through_the_kinetics_loader(tmp_path: Path) 
             assert float(error) < 0.02 and float(other) > 3 * float(error)
     with pytest.raises(ValueError, match="size"):
         write_kinetics(str(tmp_path), num_train=1, num_val=1, size=31)
+
+
+def test_digit_images_are_the_split_digits_labelled_by_digit() -> None:
+    images, digits = md.load_mnist_5k()
+    val = md.DigitImages("val", mean=(0.0,) * 3, std=(1.0,) * 3)
+    assert len(val) == val.num_videos == 1000
+    item = val[7]
+    index = int(md.digit_split("val")[7])
+    assert item["label"] == int(digits[index])
+    assert item["inputs"][0].shape == (3, 28, 28)
+    # val: no shift, the image itself in three channels.
+    torch.testing.assert_close(item["inputs"][0][1], images[index].float() / 255.0)
+    train = md.DigitImages("train", crop_size=16, mean=(0.5,) * 3, std=(0.5,) * 3, max_shift=2)
+    assert len(train) == 4000 and train[0]["inputs"][0].shape == (3, 16, 16)
+    counts = torch.bincount(torch.tensor(train.labels), minlength=10)
+    assert counts.tolist() == [400] * 10
+
+
+def test_digit_images_shift_only_in_training() -> None:
+    train = md.DigitImages("train", mean=(0.0,) * 3, std=(1.0,) * 3, max_shift=3)
+    torch.manual_seed(0)
+    shifted = [train[0]["inputs"][0] for _ in range(8)]
+    assert any(not torch.equal(shifted[0], other) for other in shifted[1:])
+    val = md.DigitImages("val", mean=(0.0,) * 3, std=(1.0,) * 3, max_shift=3)
+    assert torch.equal(val[0]["inputs"][0], val[0]["inputs"][0])
+
+
+def test_build_dataset_reads_the_digit_keys() -> None:
+    opts = ["TRAIN.DATASET", "moving_digits", "TEST.DATASET", "moving_digits",
+            "MOVING_DIGITS.NUM_TRAIN_CLIPS", "24", "MOVING_DIGITS.NUM_VAL_CLIPS", "12",
+            "MOVING_DIGITS.SIZE", "40", "DATA.NUM_FRAMES", "6", "DATA.TRAIN_CROP_SIZE", "32",
+            "DATA.TEST_CROP_SIZE", "40", "TEST.NUM_ENSEMBLE_VIEWS", "1",
+            "TEST.NUM_SPATIAL_CROPS", "1", "MODEL.ARCH", "slow"]
+    cfg = load_config(None, opts)
+    train, test = build_dataset(cfg, "train"), build_dataset(cfg, "test")
+    assert (len(train), len(test)) == (24, 12)
+    assert train[0]["inputs"][0].shape == (3, 6, 32, 32)
+    assert test[0]["inputs"][0].shape == (3, 6, 40, 40)
+    with pytest.raises(ConfigError, match="TEST.NUM_ENSEMBLE_VIEWS"):
+        load_config(None, opts + ["TEST.NUM_ENSEMBLE_VIEWS", "10"])
+    with pytest.raises(ConfigError, match="DATA.TRAIN_CROP_SIZE"):
+        load_config(None, opts + ["DATA.TRAIN_CROP_SIZE", "48"])

@@ -183,3 +183,42 @@ def test_shard_sampler_neither_drops_nor_repeats():
             shards = [list(ShardSampler(length, rank, world)) for rank in range(world)]
             assert sorted(i for shard in shards for i in shard) == list(range(length))
             assert [len(ShardSampler(length, r, world)) for r in range(world)] == [len(s) for s in shards]
+
+
+# --------------------------------------------------------------------------------------
+# Precise BN before validation
+# --------------------------------------------------------------------------------------
+class _Clips(torch.utils.data.Dataset):
+    """8 random clips with the Kinetics item interface."""
+
+    def __init__(self):
+        self.clips = torch.randn(8, 3, 4, 32, 32, generator=torch.Generator().manual_seed(0)) * 2 + 1
+
+    def __len__(self):
+        return len(self.clips)
+
+    def __getitem__(self, i):
+        return {"inputs": [self.clips[i]], "label": 0, "index": i, "video_index": i, "view": 0}
+
+
+@pytest.mark.parametrize("mutualnet", [True, False])
+def test_precise_bn_replaces_stale_statistics_by_the_batch_average(mutualnet):
+    # BN.USE_PRECISE_STATS: the running mean becomes the average of the batch means of
+    # the training clips at the trained configuration (the I-Net's own, smaller size).
+    from mutualnet3d.engine.trainer import build_run_model, precise_bn
+
+    cfg = load_config(None, [
+        "MODEL.ARCH", "slow", "MODEL.MODEL_NAME", "slow_tiny", "DATA.NUM_FRAMES", "4",
+        "DATA.TRAIN_CROP_SIZE", "32", "TRAIN.BATCH_SIZE", "4", "BN.NUM_BATCHES_PRECISE", "2",
+        "MUTUALNET.ENABLE", str(mutualnet), "MUTUALNET.STATIC_SPATIAL_SIZE", "24",
+        "DATA_LOADER.NUM_WORKERS", "0", "NUM_GPUS", "0", "MUTUALNET.SPATIAL_SIZES", "[32, 24]",
+    ])
+    model = build_run_model(cfg)
+    stem_bn = model.blocks[0].norm
+    stem_bn.running_mean.fill_(100.0)
+    dataset = _Clips()
+    precise_bn(cfg, model, dataset, torch.device("cpu"), epoch=0)
+    size = 32 if mutualnet else 24
+    clips = resize_input(dataset.clips, SubnetConfig(1.0, size, 4))
+    expected = model.blocks[0].conv(clips).mean(dim=(0, 2, 3, 4))  # 2 batches of 4 = all 8
+    torch.testing.assert_close(stem_bn.running_mean, expected, rtol=1e-4, atol=1e-4)

@@ -1,10 +1,13 @@
-"""Data keys: PySlowFast's DATA, DETECTION and AVA nodes (names and default values)."""
+"""Data keys: PySlowFast's DATA, DETECTION and AVA nodes (names and default values).
+
+Plus MOVING_DIGITS, ours: the embedded demo data set (:mod:`mutualnet3d.data.moving_digits`).
+"""
 
 from __future__ import annotations
 
 from fvcore.common.config import CfgNode
 
-from .errors import ConfigError
+from .errors import ConfigError, check_whole
 
 __all__ = ["add_data_config", "ignored_settings", "validate_data"]
 
@@ -23,7 +26,7 @@ NOT_BUILT = {
 
 
 def add_data_config(cfg: CfgNode) -> None:
-    """Add the DATA, DETECTION and AVA nodes."""
+    """Add the DATA, DETECTION, AVA and MOVING_DIGITS nodes."""
     cfg.DATA = CfgNode()
     cfg.DATA.PATH_TO_DATA_DIR = ""  # folder of {train,val,test}.csv (or ImageNet's)
     cfg.DATA.PATH_PREFIX = ""  # joined before every video path of the csv files
@@ -85,6 +88,14 @@ def add_data_config(cfg: CfgNode) -> None:
     cfg.AVA.GROUNDTRUTH_FILE = "ava_val_v2.2.csv"  # boxes and labels scored against
     cfg.AVA.IMG_PROC_BACKEND = "cv2"  # image transforms: cv2 or pytorch
 
+    # TRAIN.DATASET moving_digits: clips rendered in memory from MNIST digits; frames
+    # per clip from DATA.NUM_FRAMES, crops from DATA.TRAIN_CROP_SIZE / TEST_CROP_SIZE.
+    cfg.MOVING_DIGITS = CfgNode()
+    cfg.MOVING_DIGITS.NUM_TRAIN_CLIPS = 4800  # clips per training epoch (motion i % 12)
+    cfg.MOVING_DIGITS.NUM_VAL_CLIPS = 1200  # clips of held-out digits (val and test)
+    cfg.MOVING_DIGITS.SIZE = 64  # rendered frame side, before the crop
+    cfg.MOVING_DIGITS.SEED = 0  # the data set is a function of this seed
+
 
 def ignored_settings(cfg: CfgNode) -> list[str]:
     """``KEY=value`` for each data key set to a value that has no effect here."""
@@ -97,7 +108,8 @@ def ignored_settings(cfg: CfgNode) -> list[str]:
 
 
 def validate_data(cfg: CfgNode) -> None:
-    """Detection (boxes, RoI head) goes with the AVA data set and only with it."""
+    """Detection (boxes, RoI head) goes with the AVA data set and only with it; the
+    digits sets have one test view, of crops no larger than the frames."""
     for key in ("TRAIN.DATASET", "TEST.DATASET"):
         node, name = key.split(".")
         is_ava = cfg[node][name].lower() == "ava"
@@ -105,4 +117,22 @@ def validate_data(cfg: CfgNode) -> None:
             raise ConfigError(
                 f"{key} is {cfg[node][name]!r} but DETECTION.ENABLE is {cfg.DETECTION.ENABLE}: "
                 "detection (boxes, RoI head) goes with the ava data set and only with it"
+            )
+    names = {cfg.TRAIN.DATASET.lower(), cfg.TEST.DATASET.lower()}
+    if "moving_digits" in names:
+        digits = cfg.MOVING_DIGITS
+        for key in ("NUM_TRAIN_CLIPS", "NUM_VAL_CLIPS", "SIZE"):
+            check_whole(f"MOVING_DIGITS.{key}", digits[key], 1)
+        for key in ("TRAIN_CROP_SIZE", "TEST_CROP_SIZE"):
+            if not 1 <= cfg.DATA[key] <= digits.SIZE:
+                raise ConfigError(
+                    f"DATA.{key} must be in [1, MOVING_DIGITS.SIZE={digits.SIZE}] for "
+                    f"moving_digits, got {cfg.DATA[key]!r}"
+                )
+    for name in names & {"moving_digits", "mnist_digits"}:
+        if cfg.TEST.NUM_ENSEMBLE_VIEWS * cfg.TEST.NUM_SPATIAL_CROPS != 1:
+            raise ConfigError(
+                f"{name} has one test view per clip: set TEST.NUM_ENSEMBLE_VIEWS and "
+                f"TEST.NUM_SPATIAL_CROPS to 1, got {cfg.TEST.NUM_ENSEMBLE_VIEWS} and "
+                f"{cfg.TEST.NUM_SPATIAL_CROPS}"
             )

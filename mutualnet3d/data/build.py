@@ -14,10 +14,11 @@ from .ava import Ava, ava_collate
 from .charades import Charades
 from .imagenet import ImageFolderClassification
 from .kinetics import MODES, Kinetics
+from .moving_digits import DigitImages, MovingDigits
 
 __all__ = ["DATASETS", "build_ava", "build_dataset", "build_loader", "collate_fn", "collate_samples"]
 
-DATASETS = ("kinetics", "charades", "ava", "imagenet")
+DATASETS = ("kinetics", "charades", "ava", "imagenet", "moving_digits", "mnist_digits")
 
 
 def build_dataset(cfg: CfgNode, split: str) -> Dataset:
@@ -30,7 +31,10 @@ def build_dataset(cfg: CfgNode, split: str) -> Dataset:
     * charades: PySlowFast's frame lists ``{split}.csv`` (test reads ``val.csv``, as
       PySlowFast), multi-hot labels of MODEL.NUM_CLASSES classes;
     * ava: PySlowFast's AVA layout (:func:`build_ava`);
-    * imagenet: class folders ``{DATA.PATH_TO_DATA_DIR}/{train,val}`` (test reads val).
+    * imagenet: class folders ``{DATA.PATH_TO_DATA_DIR}/{train,val}`` (test reads val);
+    * moving_digits: the embedded demo set, rendered in memory (MOVING_DIGITS keys; no
+      flip: it would swap classes; test reads val);
+    * mnist_digits: the digits of that set as 2D images (DATA.TRAIN_CROP_SIZE px).
 
     SlowFast (MODEL.ARCH in MODEL.MULTI_PATHWAY_ARCH) gets two pathways with
     SLOWFAST.ALPHA. Augmentation draws from torch's global RNG, which the engine seeds
@@ -54,11 +58,27 @@ def build_dataset(cfg: CfgNode, split: str) -> Dataset:
         )
     if name == "ava":
         return build_ava(cfg, split)
+    if name == "mnist_digits":
+        return DigitImages(split, crop_size=data.TRAIN_CROP_SIZE, mean=tuple(data.MEAN),
+                           std=tuple(data.STD))
+    multi_pathway = cfg.MODEL.ARCH in cfg.MODEL.MULTI_PATHWAY_ARCH
+    if name == "moving_digits":
+        digits = cfg.MOVING_DIGITS
+        return MovingDigits(
+            split,
+            num_clips=digits.NUM_TRAIN_CLIPS if split == "train" else digits.NUM_VAL_CLIPS,
+            num_frames=data.NUM_FRAMES,
+            size=digits.SIZE,
+            crop_size=data.TEST_CROP_SIZE if split == "test" else data.TRAIN_CROP_SIZE,
+            mean=tuple(data.MEAN),
+            std=tuple(data.STD),
+            alpha=cfg.SLOWFAST.ALPHA if multi_pathway else None,
+            seed=digits.SEED,
+        )
     if data.DECODING_BACKEND != "pyav":
         raise ValueError(
             f"DATA.DECODING_BACKEND: only 'pyav' is supported, got {data.DECODING_BACKEND!r}"
         )
-    multi_pathway = cfg.MODEL.ARCH in cfg.MODEL.MULTI_PATHWAY_ARCH
     common = dict(
         path_prefix=data.PATH_PREFIX,
         num_frames=data.NUM_FRAMES,

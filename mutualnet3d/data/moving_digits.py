@@ -36,7 +36,8 @@ from . import transforms as T
 from .kinetics import pack_pathways
 
 __all__ = [
-    "MOTIONS", "MovingDigits", "digit_split", "load_mnist_5k", "render_clip", "write_kinetics",
+    "MOTIONS", "DigitImages", "MovingDigits", "digit_split", "load_mnist_5k", "render_clip",
+    "write_kinetics",
 ]
 
 MOTIONS = (
@@ -327,3 +328,69 @@ def write_kinetics(
             with open(csvs["test"], "w", encoding="utf-8") as f:
                 f.writelines(lines)
     return csvs
+
+
+class DigitImages(Dataset):
+    """The digits themselves as 2D classification (label: the digit), for 2D studies.
+
+    The same held-out split as :class:`MovingDigits` (4,000 train, 1,000 val/test
+    images). Items as :class:`~mutualnet3d.data.imagenet.ImageFolderClassification`'s:
+    ``inputs`` is ``[image]``, a normalised float (3, ``crop_size``, ``crop_size``)
+    tensor (the gray digit in three channels, resized from 28 px). Train shifts each
+    digit by up to ``max_shift`` px (zero padding, then a random 28-px crop), drawn from
+    torch's global RNG, which the engine seeds and the DataLoader seeds per worker.
+    """
+
+    def __init__(
+        self,
+        split: str,
+        *,
+        crop_size: int = 28,
+        mean: Sequence[float],
+        std: Sequence[float],
+        max_shift: int = 2,
+    ) -> None:
+        if split not in SPLITS:
+            raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+        if crop_size < 1 or max_shift < 0:
+            raise ValueError(f"need crop_size >= 1 and max_shift >= 0, got {crop_size}, {max_shift}")
+        if len(mean) != 3 or len(std) != 3 or min(std) <= 0:
+            raise ValueError(f"mean and std need 3 values, std > 0; got {mean}, {std}")
+        self.mode = split
+        self.crop_size = crop_size
+        self.mean = tuple(float(m) for m in mean)
+        self.std = tuple(float(s) for s in std)
+        self.max_shift = max_shift if split == "train" else 0
+        self.indices = digit_split(split)
+        self.labels = load_mnist_5k()[1][self.indices].tolist()
+        self.num_views = 1
+
+    @property
+    def num_videos(self) -> int:
+        """Images in the set (one view each)."""
+        return len(self.indices)
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        index = int(index)
+        if not 0 <= index < len(self.indices):
+            raise IndexError(f"index {index} out of range for {len(self.indices)} images")
+        image = load_mnist_5k()[0][self.indices[index]].float().div(255.0)[None]  # (1, 28, 28)
+        if self.max_shift:
+            pad = self.max_shift
+            dy, dx = torch.randint(0, 2 * pad + 1, (2,)).tolist()
+            image = F.pad(image, (pad, pad, pad, pad))[:, dy : dy + 28, dx : dx + 28]
+        if self.crop_size != 28:
+            image = F.interpolate(image[None], size=(self.crop_size,) * 2, mode="bilinear",
+                                  align_corners=False, antialias=True)[0]
+        mean = torch.tensor(self.mean).view(3, 1, 1)
+        std = torch.tensor(self.std).view(3, 1, 1)
+        return {
+            "inputs": [((image.expand(3, -1, -1) - mean) / std).contiguous()],
+            "label": self.labels[index],
+            "index": index,
+            "video_index": index,
+            "view": 0,
+        }

@@ -15,7 +15,10 @@ from typing import Optional, Sequence
 
 import simplejson
 
-__all__ = ["ConfigResult", "pareto_front", "select_config", "write_tables", "plot_tables", "read_table"]
+__all__ = [
+    "ConfigResult", "format_table", "pareto_front", "plot_tables", "read_table", "select_config",
+    "write_tables",
+]
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,17 @@ def select_config(table: Sequence[ConfigResult], budget_gflops: float) -> Option
     """
     fitting = [r for r in table if r.gflops <= budget_gflops]
     return max(fitting, key=lambda r: (r.metric, -r.gflops), default=None)
+
+
+def format_table(rows: Sequence[ConfigResult], metric_name: str = "top1") -> str:
+    """``rows`` as aligned text: width, spatial, temporal, GFLOPs, x of the costliest, metric."""
+    most = max((r.gflops for r in rows), default=0.0) or 1.0
+    lines = [f"{'width':>6} {'spatial':>7} {'frames':>6} {'GFLOPs':>9} {'x cost':>7} {metric_name:>7}"]
+    for r in rows:
+        frames = "-" if r.temporal is None else str(r.temporal)
+        lines.append(f"{r.width:>6.3f} {r.spatial:>7d} {frames:>6} {r.gflops:>9.4f} "
+                     f"{r.gflops / most:>7.3f} {r.metric:>7.2f}")
+    return "\n".join(lines)
 
 
 def write_tables(results: Sequence[ConfigResult], output_dir: str, metric_name: str = "top1") -> dict[str, Path]:

@@ -18,6 +18,7 @@ import simplejson
 import torch
 import torch.nn as nn
 from fvcore.common.config import CfgNode
+from fvcore.nn.precise_bn import get_bn_modules, update_bn_stats
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset, RandomSampler
 from torch.utils.data.distributed import DistributedSampler
@@ -49,7 +50,7 @@ from .evaluate import Accumulator, DetectionAccumulator, forward_configs, top_k_
 from .mutual import model_forward, mutual_step
 from .pretrained import load_pretrained
 from .sampling import ConfigSampler, SubnetConfig
-from .search import ConfigResult, plot_tables, write_tables
+from .search import ConfigResult, format_table, pareto_front, plot_tables, write_tables
 from .solver import build_criterion, build_optimizer, lr_at_epoch, set_lr
 
 __all__ = ["run", "train", "calibrate_and_search", "test", "setup_logging"]
@@ -211,6 +212,8 @@ def train(cfg: CfgNode) -> nn.Module:
         # Validate before saving: the checkpoint's RNG state is then the one the next
         # epoch starts from, so a resumed run continues exactly as an uninterrupted one.
         if cfg.TRAIN.EVAL_PERIOD and (done % cfg.TRAIN.EVAL_PERIOD == 0 or done == cfg.SOLVER.MAX_EPOCH):
+            if cfg.BN.USE_PRECISE_STATS:
+                precise_bn(cfg, _unwrap(model), dataset, device, epoch)
             stats = evaluate_full(cfg, _unwrap(model), device)
             stats.update(_type="val_epoch", epoch=f"{done}/{cfg.SOLVER.MAX_EPOCH}")
             _log_stats(stats)
@@ -223,6 +226,38 @@ def train(cfg: CfgNode) -> nn.Module:
     if writer is not None:
         writer.close()
     return _unwrap(model)
+
+
+class _BatchForward(nn.Module):
+    """``model`` run on a whole batch at ``config``: the one-argument model fvcore's
+    precise BN calls (detectors also need the batch's boxes)."""
+
+    def __init__(self, model: nn.Module, config: SubnetConfig, device: torch.device, multi_pathway: bool):
+        super().__init__()
+        self.model, self.config, self.device, self.multi_pathway = model, config, device, multi_pathway
+
+    def forward(self, batch: dict[str, Any]) -> torch.Tensor:
+        inputs = _model_input(batch, self.device, self.multi_pathway)
+        return _forward(batch, self.device)(self.model, inputs, self.config)
+
+
+@torch.no_grad()
+def precise_bn(cfg: CfgNode, model: nn.Module, dataset: Dataset, device: torch.device, epoch: int) -> None:
+    """BN.USE_PRECISE_STATS: the full configuration's running BN statistics recomputed as
+    the average over BN.NUM_BATCHES_PRECISE training batches (fvcore's precise BN, as
+    PySlowFast), so that validation does not judge stale momentum averages. Under DDP
+    every process computes them on its own batches, then they are averaged."""
+    config = _full_config(cfg) if cfg.MUTUALNET.ENABLE else _static_config(cfg)
+    generator = torch.Generator().manual_seed(cfg.RNG_SEED * 1000 + epoch + 500)
+    per_process = max(1, cfg.TRAIN.BATCH_SIZE // get_world_size())
+    loader = _loader(dataset, per_process, RandomSampler(dataset, generator=generator), cfg, drop_last=False)
+    multi_pathway = cfg.MODEL.ARCH in cfg.MODEL.MULTI_PATHWAY_ARCH
+    update_bn_stats(_BatchForward(model, config, device, multi_pathway), loader,
+                    min(cfg.BN.NUM_BATCHES_PRECISE, len(loader)))
+    if get_world_size() > 1:
+        for module in get_bn_modules(model):
+            for buffer in (module.running_mean, module.running_var):
+                buffer.copy_(all_reduce_sum(buffer.clone()) / get_world_size())
 
 
 def _train_epoch(cfg, model, loader, optimizer, scaler, criterion, sampler, static, epoch, iters,
@@ -445,6 +480,8 @@ def calibrate_and_search(cfg: CfgNode, model: nn.Module, device: torch.device) -
                        metric_name="mAP (%)" if _multi_label(cfg) else "top-1 (%)",
                        title=f"{cfg.MODEL.MODEL_NAME}: {len(results)} configurations")
     logger.info("wrote %s, %s and %s", paths["search_table"], paths["query_table"], plot)
+    logger.info("query table: the best configuration for any budget (%d of %d configurations)\n%s",
+                len(pareto_front(results)), len(results), format_table(pareto_front(results), metric_name))
     return results
 
 
