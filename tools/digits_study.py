@@ -6,7 +6,7 @@ alone at each configuration, and beats US-Net (widths only) at equal FLOPs. Ever
 ``tools/run_net.py`` on a config of configs/Demo/ with overrides (printed as it starts),
 with the same epochs and data; only RNG_SEED changes between seeds.
 
-* video: Moving Digits (16-frame clips of 12 motions, 8 frames at 32 px), the demo's X3D;
+* video: Moving Digits (8-frame clips of 12 motions at 32 px), the demo's narrow Slow;
 * image: the 5,000 MNIST digits, MobileNetV1 at 1/8 width, resolutions {28, 24, 20, 16}.
 
 For each seed: MutualNet (then BN calibration and the search over the grid), US-Net
@@ -41,14 +41,15 @@ from mutualnet3d.engine.search import (  # noqa: E402
 
 PARTS: dict[str, dict[str, Any]] = {
     "video": {
-        "config": "configs/Demo/MutualNet_X3D_Digits.yaml",
-        "inet": [(1.0, 32, 8), (0.75, 24, 8), (0.75, 16, 4), (0.5, 16, 2)],
-        "extra": ["TEST.ENABLE", "False"],
+        "config": "configs/Demo/MutualNet_Slow_Digits.yaml",
+        "inet": [(1.0, 32, 8), (1.0, 24, 4), (0.5, 24, 4), (0.5, 16, 2)],
+        # Validation (after precise BN) once, at the end; I-Nets are then tested.
+        "extra": ["TEST.ENABLE", "False", "TRAIN.EVAL_PERIOD", "3"],
     },
     "image": {
         "config": "configs/Demo/MutualNet_MobileNetV1_Digits.yaml",
         "inet": [(1.0, 28, None), (0.75, 24, None), (0.5, 20, None), (0.25, 16, None)],
-        "extra": [],
+        "extra": ["TRAIN.EVAL_PERIOD", "8"],
     },
 }
 

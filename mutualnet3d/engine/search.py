@@ -64,10 +64,10 @@ def select_config(table: Sequence[ConfigResult], budget_gflops: float) -> Option
 def format_table(rows: Sequence[ConfigResult], metric_name: str = "top1") -> str:
     """``rows`` as aligned text: width, spatial, temporal, GFLOPs, x of the costliest, metric."""
     most = max((r.gflops for r in rows), default=0.0) or 1.0
-    lines = [f"{'width':>6} {'spatial':>7} {'frames':>6} {'GFLOPs':>9} {'x cost':>7} {metric_name:>7}"]
+    lines = [f"{'width':>6} {'spatial':>7} {'frames':>6} {'GFLOPs':>10} {'x cost':>7} {metric_name:>7}"]
     for r in rows:
         frames = "-" if r.temporal is None else str(r.temporal)
-        lines.append(f"{r.width:>6.3f} {r.spatial:>7d} {frames:>6} {r.gflops:>9.4f} "
+        lines.append(f"{r.width:>6.3f} {r.spatial:>7d} {frames:>6} {r.gflops:>10.4g} "
                      f"{r.gflops / most:>7.3f} {r.metric:>7.2f}")
     return "\n".join(lines)
 

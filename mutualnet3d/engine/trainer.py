@@ -471,7 +471,7 @@ def calibrate_and_search(cfg: CfgNode, model: nn.Module, device: torch.device) -
             inputs = (inputs, unwrapped.example_boxes(config.spatial))
         flops = count_flops(unwrapped, inputs, config.width, ops=ops)
         results.append(ConfigResult(
-            round(config.width, 4), config.spatial, config.temporal, round(flops / 1e9, 5),
+            round(config.width, 4), config.spatial, config.temporal, float(f"{flops / 1e9:.6g}"),
             round(count_params(unwrapped, config.width) / 1e6, 4), metric, top5,
         ))
     metric_name = "map" if _multi_label(cfg) else "top1"
