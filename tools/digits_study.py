@@ -140,12 +140,12 @@ def study(part: str, seeds: list[int], out: Path) -> None:
     (root / "results.json").write_text(json.dumps(results, indent=2))
 
     lines = [
-        "| configuration | GFLOPs | I-Net | MutualNet, same configuration | MutualNet, best at <= GFLOPs | US-Net, best at <= GFLOPs |",
+        "| configuration | MFLOPs | I-Net | MutualNet, same configuration | MutualNet, best within the MFLOPs | US-Net, best within the MFLOPs |",
         "| --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     for row in rows:
         lines.append(
-            f"| {row['config']} | {row['gflops']:.4f} | {mean_std(row['inet'])} | "
+            f"| {row['config']} | {row['gflops'] * 1e3:.3g} | {mean_std(row['inet'])} | "
             f"{mean_std(row['mutualnet_same_config'])} | {mean_std(row['mutualnet_best'])} | "
             f"{mean_std(row['usnet_best'])} |"
         )
