@@ -222,3 +222,27 @@ def test_precise_bn_replaces_stale_statistics_by_the_batch_average(mutualnet):
     clips = resize_input(dataset.clips, SubnetConfig(1.0, size, 4))
     expected = model.blocks[0].conv(clips).mean(dim=(0, 2, 3, 4))  # 2 batches of 4 = all 8
     torch.testing.assert_close(stem_bn.running_mean, expected, rtol=1e-4, atol=1e-4)
+
+
+# --------------------------------------------------------------------------------------
+# Detection: boxes follow the Slow pathway's size
+# --------------------------------------------------------------------------------------
+def test_boxes_scale_with_the_slow_pathway_and_keep_their_batch_index():
+    from mutualnet3d.engine.mutual import model_forward, scale_boxes
+
+    boxes = torch.tensor([[0.0, 8.0, 4.0, 24.0, 32.0], [1.0, 0.0, 0.0, 32.0, 16.0]])
+    scaled = scale_boxes(boxes, (32, 32), (16, 24))
+    torch.testing.assert_close(scaled, torch.tensor([[0.0, 6.0, 2.0, 18.0, 16.0],
+                                                     [1.0, 0.0, 0.0, 24.0, 8.0]]))
+
+    seen = {}
+
+    class Recorder(nn.Module):
+        def forward(self, clip, boxes):
+            seen["clip"], seen["boxes"] = clip, boxes
+            return torch.zeros(len(boxes), 3)
+
+    slow, fast = torch.randn(2, 3, 4, 32, 32), torch.randn(2, 3, 16, 32, 32)
+    model_forward(boxes)(Recorder(), [slow, fast], SubnetConfig(0.5, 16, 2))
+    assert seen["clip"][0].shape == (2, 3, 2, 16, 16) and seen["clip"][1].shape == fast.shape
+    torch.testing.assert_close(seen["boxes"], boxes * torch.tensor([1.0, 0.5, 0.5, 0.5, 0.5]))
