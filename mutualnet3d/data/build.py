@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping, Optional, Sequence
 
 import torch
 from fvcore.common.config import CfgNode
@@ -19,6 +19,11 @@ from .moving_digits import DigitImages, MovingDigits
 __all__ = ["DATASETS", "build_ava", "build_dataset", "build_loader", "collate_fn", "collate_samples"]
 
 DATASETS = ("kinetics", "charades", "ava", "imagenet", "moving_digits", "mnist_digits")
+
+
+def _alpha(cfg: CfgNode) -> Optional[int]:
+    """SLOWFAST.ALPHA for two-pathway architectures (the data sets pack both pathways)."""
+    return cfg.SLOWFAST.ALPHA if cfg.MODEL.ARCH in cfg.MODEL.MULTI_PATHWAY_ARCH else None
 
 
 def build_dataset(cfg: CfgNode, split: str) -> Dataset:
@@ -61,7 +66,6 @@ def build_dataset(cfg: CfgNode, split: str) -> Dataset:
     if name == "mnist_digits":
         return DigitImages(split, crop_size=data.TRAIN_CROP_SIZE, mean=tuple(data.MEAN),
                            std=tuple(data.STD))
-    multi_pathway = cfg.MODEL.ARCH in cfg.MODEL.MULTI_PATHWAY_ARCH
     if name == "moving_digits":
         digits = cfg.MOVING_DIGITS
         return MovingDigits(
@@ -72,7 +76,7 @@ def build_dataset(cfg: CfgNode, split: str) -> Dataset:
             crop_size=data.TEST_CROP_SIZE if split == "test" else data.TRAIN_CROP_SIZE,
             mean=tuple(data.MEAN),
             std=tuple(data.STD),
-            alpha=cfg.SLOWFAST.ALPHA if multi_pathway else None,
+            alpha=_alpha(cfg),
             seed=digits.SEED,
         )
     if data.DECODING_BACKEND != "pyav":
@@ -92,7 +96,7 @@ def build_dataset(cfg: CfgNode, split: str) -> Dataset:
         std=tuple(data.STD),
         random_flip=data.RANDOM_FLIP,
         inverse_uniform_sampling=data.INV_UNIFORM_SAMPLE,
-        alpha=cfg.SLOWFAST.ALPHA if multi_pathway else None,
+        alpha=_alpha(cfg),
         max_retries=data.MAX_DECODE_RETRIES,
         max_failure_ratio=data.MAX_FAILURE_RATIO,
         seed=None,
@@ -143,7 +147,7 @@ def build_ava(cfg: CfgNode, split: str) -> Ava:
         mean=tuple(data.MEAN),
         std=tuple(data.STD),
         random_flip=data.RANDOM_FLIP,
-        alpha=cfg.SLOWFAST.ALPHA if cfg.MODEL.ARCH in cfg.MODEL.MULTI_PATHWAY_ARCH else None,
+        alpha=_alpha(cfg),
         max_retries=data.MAX_DECODE_RETRIES,
         max_failure_ratio=data.MAX_FAILURE_RATIO,
     )

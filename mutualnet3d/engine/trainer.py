@@ -100,6 +100,12 @@ def _forward(batch: dict[str, Any], device: torch.device):
     return model_forward(None if boxes is None else boxes.to(device, non_blocking=True))
 
 
+def _run_batch(model: nn.Module, batch: dict[str, Any], device: torch.device, multi_pathway: bool,
+               config: SubnetConfig) -> torch.Tensor:
+    """The model's logits for ``batch`` at ``config`` (inputs resized, boxes scaled)."""
+    return _forward(batch, device)(model, _model_input(batch, device, multi_pathway), config)
+
+
 def _targets(batch: dict[str, Any], device: torch.device) -> torch.Tensor:
     """Per-clip labels, or AVA's per-box multi-hot ``labels``."""
     return (batch["labels"] if "boxes" in batch else batch["label"]).to(device)
@@ -237,8 +243,7 @@ class _BatchForward(nn.Module):
         self.model, self.config, self.device, self.multi_pathway = model, config, device, multi_pathway
 
     def forward(self, batch: dict[str, Any]) -> torch.Tensor:
-        inputs = _model_input(batch, self.device, self.multi_pathway)
-        return _forward(batch, self.device)(self.model, inputs, self.config)
+        return _run_batch(self.model, batch, self.device, self.multi_pathway, self.config)
 
 
 @torch.no_grad()
@@ -399,8 +404,7 @@ def evaluate_full(cfg: CfgNode, model: nn.Module, device: torch.device) -> dict[
     accumulator = _accumulator(cfg, dataset)
     with torch.no_grad(), set_width(model, full.width, warn_uncalibrated=False):
         for batch in loader:
-            inputs = _model_input(batch, device, multi_pathway)
-            accumulator.add(_forward(batch, device)(model, inputs, full), batch)
+            accumulator.add(_run_batch(model, batch, device, multi_pathway, full), batch)
     metric, top5 = accumulator.result()
     model.train()
     return {"map": metric} if _multi_label(cfg) else {"top1": metric, "top5": top5}
@@ -476,12 +480,13 @@ def calibrate_and_search(cfg: CfgNode, model: nn.Module, device: torch.device) -
         ))
     metric_name = "map" if _multi_label(cfg) else "top1"
     paths = write_tables(results, cfg.OUTPUT_DIR, metric_name)
+    front = pareto_front(results)
     plot = plot_tables(results, str(Path(cfg.OUTPUT_DIR) / "accuracy_flops.png"),
                        metric_name="mAP (%)" if _multi_label(cfg) else "top-1 (%)",
                        title=f"{cfg.MODEL.MODEL_NAME}: {len(results)} configurations")
     logger.info("wrote %s, %s and %s", paths["search_table"], paths["query_table"], plot)
     logger.info("query table: the best configuration for any budget (%d of %d configurations)\n%s",
-                len(pareto_front(results)), len(results), format_table(pareto_front(results), metric_name))
+                len(front), len(results), format_table(front, metric_name))
     return results
 
 
@@ -530,9 +535,8 @@ def _test_views(cfg: CfgNode, model: nn.Module, device: torch.device, config: Su
     else:
         labels = torch.full((num_videos,), -1, dtype=torch.long)
     views = torch.zeros(num_videos, dtype=torch.float64)
-    forward = model_forward()
     for batch in tqdm(loader, desc="test", disable=not is_main_process()):
-        logits = forward(model, _model_input(batch, device, multi_pathway), config).float()
+        logits = _run_batch(model, batch, device, multi_pathway, config).float()
         probs = (torch.sigmoid(logits) if cfg.DATA.MULTI_LABEL else torch.softmax(logits, 1)).double().cpu()
         for video, prob, label in zip(batch["video_index"].tolist(), probs, batch["label"]):
             if cfg.DATA.ENSEMBLE_METHOD == "max":
@@ -567,8 +571,7 @@ def _test_detection(cfg: CfgNode, model: nn.Module, device: torch.device, config
     dataset, loader = _eval_loader(cfg, "test", max(1, cfg.TEST.BATCH_SIZE // get_world_size()))
     accumulator = _accumulator(cfg, dataset)
     for batch in tqdm(loader, desc="test", disable=not is_main_process()):
-        inputs = _model_input(batch, device, multi_pathway)
-        accumulator.add(_forward(batch, device)(model, inputs, config), batch)
+        accumulator.add(_run_batch(model, batch, device, multi_pathway, config), batch)
     metric, _ = accumulator.result()
     details = accumulator.details
     return {
