@@ -89,6 +89,41 @@ def test_published_video_sizes(name, mparams, gflops, rel):
     assert count_flops(model, x, ops="all") / 1e9 == pytest.approx(gflops, rel=rel)
 
 
+def test_slow_r50_matches_the_papers_slow_8x8():
+    """The paper's Slow-8x8 (Table IV: 54.5 GFLOPs, the PySlowFast zoo's 54.52) is counted
+    in conv + linear multiply-adds on 8 x 256 px clips, with a 1x7x7 stem (SlowFast paper,
+    Table 1). PyTorchVideo's ``create_resnet`` *default* stem is 3x7x7, which would give
+    43.81 GFLOPs at 224 px and 57.2 at 256 px, and could not load ``slow_r50`` checkpoints."""
+    model = get_model_builder("slow_r50")()
+    assert model.blocks[0].conv.weight.shape[2:] == (1, 7, 7)
+    x = model.example_input(256)
+    assert x.shape[2:] == (8, 256, 256)
+    assert count_flops(model, x) / 1e9 == pytest.approx(54.5, rel=0.01)
+
+
+@pytest.mark.parametrize(
+    "name, hub_name",
+    [
+        ("slow_r50", "slow_r50"),
+        ("slowfast_r50_8x8", "slowfast_r50"),  # the hub's SlowFast R50 is the 8x8 one
+        ("x3d_xs", "x3d_xs"),
+        ("x3d_s", "x3d_s"),
+        ("x3d_m", "x3d_m"),
+        ("x3d_l", "x3d_l"),
+        ("slow_r50_detection", "slow_r50_detection"),
+        ("slowfast_r50_detection", "slowfast_r50_detection"),
+    ],
+)
+def test_pytorchvideo_zoo_networks_load_strictly(name, hub_name):
+    """The networks behind PyTorchVideo's checkpoints (its hub builders, built without
+    downloading) have exactly our full-size keys and shapes."""
+    from pytorchvideo.models import hub
+
+    reference = getattr(hub, hub_name)(pretrained=False)
+    model = get_model_builder(name)()
+    model.load_state_dict(reference.state_dict(), strict=True)
+
+
 # --------------------------------------------------------------------------------------
 # Adaptive Fusion
 # --------------------------------------------------------------------------------------
