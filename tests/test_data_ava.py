@@ -15,7 +15,7 @@ from PIL import Image
 
 from mutualnet3d.data import transforms as T
 from mutualnet3d.data.ava import Ava, ava_collate, read_box_csvs, read_frame_lists
-from mutualnet3d.data.kinetics import VideoDecodeWarning
+from mutualnet3d.data import VideoDecodeWarning
 from mutualnet3d.engine.ava_eval import (
     BoxTable,
     detections_from_predictions,

@@ -9,11 +9,13 @@ from .build import DATASETS, build_dataset, build_loader, collate_fn, collate_sa
 from .charades import Charades
 from .imagenet import ImageFolderClassification
 from .decoder import DecodeError, clip_span, decode_clip, sample_frame_indices
-from .kinetics import Kinetics, VideoDecodeWarning, pack_pathways, read_annotations
+from .clip_dataset import ClipDataset, VideoDecodeWarning, pack_pathways
+from .kinetics import Kinetics, read_annotations
 
 __all__ = [
     "Ava",
     "Charades",
+    "ClipDataset",
     "DATASETS",
     "ImageFolderClassification",
     "DecodeError",

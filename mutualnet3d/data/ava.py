@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import math
 import os
-import warnings
 from typing import Any, Optional, Sequence
 
 import torch
@@ -31,8 +30,9 @@ from torch.utils.data import Dataset
 
 from ..engine.ava_eval import read_labelmap
 from . import transforms as T
+from .failures import FailureLog
 from .frames import FrameLoadError, load_frames
-from .kinetics import MODES, VideoDecodeWarning, pack_pathways
+from .clip_dataset import MODES, VideoDecodeWarning, pack_pathways, sample_generator
 
 __all__ = [
     "AVA_FIRST_SECOND",
@@ -202,7 +202,7 @@ class Ava(Dataset):
 
     Broken frames, as :class:`~mutualnet3d.data.charades.Charades`: a missing, empty or
     corrupt frame file fails its clip with a warning naming it
-    (:class:`~mutualnet3d.data.kinetics.VideoDecodeWarning`) and is counted in
+    (:class:`~mutualnet3d.data.clip_dataset.VideoDecodeWarning`) and is counted in
     :attr:`failures`; train then tries another key frame drawn at random, up to
     ``max_retries`` times, while val/test retry the same key frame (its boxes are
     scored) and then raise ``RuntimeError`` naming the file. ``max_failure_ratio``
@@ -299,8 +299,10 @@ class Ava(Dataset):
         self.max_failure_ratio = max_failure_ratio
         self.seed = seed
         self.epoch = 0
-        self.failures: dict[str, int] = {}
-        self._failed_samples: set[int] = set()
+        self.failures = FailureLog(
+            source=", ".join(map(str, frame_list_csvs)), unit="key frames", num_samples=len(self.samples),
+            max_ratio=max_failure_ratio, category=VideoDecodeWarning,
+        )
 
     def __len__(self) -> int:
         """Key frames with at least one box."""
@@ -309,13 +311,6 @@ class Ava(Dataset):
     def set_epoch(self, epoch: int) -> None:
         """Epoch mixed into the per-sample seed (only used when ``seed`` is set)."""
         self.epoch = epoch
-
-    def _generator(self, index: int) -> Optional[torch.Generator]:
-        if self.seed is None:
-            return None
-        # Kinetics' mix of (seed, epoch, index): the same draws whichever worker asks.
-        mixed = ((self.seed * 1_000_003 + self.epoch) * 1_000_003 + index) % (2**63 - 1)
-        return torch.Generator().manual_seed(mixed)
 
     def frame_indices(self, index: int) -> list[int]:
         """Frame-list indices of sample ``index``'s clip (PySlowFast's ``get_sequence``).
@@ -371,50 +366,29 @@ class Ava(Dataset):
     @property
     def num_failures(self) -> int:
         """Failed clip loads so far in this process (all files)."""
-        return sum(self.failures.values())
-
-    def _record_failure(self, index: int, error: FrameLoadError) -> None:
-        path = error.filename
-        self.failures[path] = self.failures.get(path, 0) + 1
-        self._failed_samples.add(index)
-        video, second = self.samples[index]
-        warnings.warn(
-            f"skipping key frame {self.video_names[video]},{second} ({error}); failure "
-            f"{self.failures[path]} of this file",
-            VideoDecodeWarning,
-            stacklevel=3,
-        )
-        ratio = self.max_failure_ratio
-        if ratio is not None and len(self._failed_samples) > ratio * len(self):
-            raise RuntimeError(
-                f"{len(self._failed_samples)} of {len(self)} key frames had unreadable "
-                f"frames (more than max_failure_ratio {ratio}); last: {path}"
-            )
+        return self.failures.attempts
 
     def _load_clip(self, index: int, generator: Optional[torch.Generator]) -> tuple[int, torch.Tensor]:
         """``(index, uint8 (T, H, W, 3) frames)`` of a loadable sample, retrying as documented."""
         for attempt in range(self.max_retries + 1):
-            video, _ = self.samples[index]
+            video, second = self.samples[index]
             paths = self.frame_paths[video]
             try:
                 return index, load_frames([paths[i] for i in self.frame_indices(index)])
             except FrameLoadError as error:
-                self._record_failure(index, error)
                 path = error.filename
+                subject = f"key frame {self.video_names[video]},{second}"
+                self.failures.record(path, index, subject, error)
             if self.mode == "train" and attempt < self.max_retries:
                 index = int(torch.randint(len(self), (), generator=generator))
         note = "" if self.mode == "train" else "; evaluated key frames are never replaced"
-        raise RuntimeError(
-            f"{self.mode}: no readable clip after {self.max_retries} retries; last failed "
-            f"file {path} ({self.failures[path]} failures); {self.num_failures} failed "
-            f"attempts on {len(self.failures)} files so far{note}"
-        )
+        raise self.failures.exhausted(self.mode, self.max_retries, path, note)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         index = int(index)
         if not 0 <= index < len(self):
             raise IndexError(f"index {index} out of range for {len(self)} samples")
-        generator = self._generator(index)
+        generator = sample_generator(self.seed, self.epoch, index)
         index, frames = self._load_clip(index, generator)
         video, second = self.samples[index]
         clip = T.to_float_clip(frames)

@@ -13,7 +13,8 @@ from torch.utils.data.distributed import DistributedSampler
 from .ava import Ava, ava_collate
 from .charades import Charades
 from .imagenet import ImageFolderClassification
-from .kinetics import MODES, Kinetics
+from .clip_dataset import MODES
+from .kinetics import Kinetics
 from .moving_digits import DigitImages, MovingDigits
 
 __all__ = ["DATASETS", "build_ava", "build_dataset", "build_loader", "collate_fn", "collate_samples"]

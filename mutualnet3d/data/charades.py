@@ -12,24 +12,21 @@ relative to ``path_prefix`` (DATA.PATH_PREFIX); ``labels`` is the quoted, comma-
 list of the frame's class ids, possibly empty. Frames are already at a fixed rate, so a
 clip covers ``num_frames * sampling_rate`` frames of the list.
 
-Spatial sampling, normalisation, test views and pathways are Kinetics' own (the methods
-are shared, not copied).
+Spatial sampling, normalisation, test views, pathways and retries are
+:class:`~mutualnet3d.data.clip_dataset.ClipDataset`'s, as for Kinetics.
 """
 
 from __future__ import annotations
 
 import os
-import warnings
-from typing import Any, Optional, Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
 
-from . import transforms as T
+from .clip_dataset import ClipDataset
 from .decoder import sample_frame_indices
-from .frames import FrameLoadError, load_frames
-from .kinetics import MODES, Kinetics, VideoDecodeWarning, check_clip_arguments, pack_pathways
+from .frames import load_frames
 
 __all__ = ["CHARADES_HEADER", "Charades", "read_frame_lists"]
 
@@ -86,23 +83,18 @@ def read_frame_lists(
     return names, [videos[n][0] for n in names], [videos[n][1] for n in names]
 
 
-class Charades(Dataset):
+class Charades(ClipDataset):
     """Multi-label clips from a Charades frame list (PySlowFast's format and sampling).
 
-    Each item is a dict as :class:`~mutualnet3d.data.kinetics.Kinetics` returns:
-    ``inputs`` (list per pathway of float (C, T, H, W) tensors, normalised with
-    ``mean``/``std``; T = ``num_frames`` for the Fast or single pathway, ``num_frames //
-    alpha`` for the Slow one; H = W = ``crop_size``, or ``test_crop_size`` in test),
-    ``label`` (float32 multi-hot tensor of shape (``num_classes``,)), ``index``,
-    ``video_index`` (the video's rank among the csv's videos, 0-based) and ``view``.
+    Each item is a dict as :class:`~mutualnet3d.data.clip_dataset.ClipDataset` returns,
+    with ``label`` a float32 multi-hot tensor of shape (``num_classes``,).
 
     Temporal sampling: a clip covers ``num_frames * sampling_rate`` frames of the list
     and takes ``num_frames`` indices spread over it by ``linspace`` (truncated, clamped
     to the video: short videos repeat frames). Train/val draw the start uniformly; test
     view ``i`` takes clip ``i // num_spatial_crops`` of ``num_ensemble_views`` evenly
     spaced ones (:func:`~mutualnet3d.data.decoder.sample_frame_indices` with equal frame
-    rates). Spatial sampling (``inverse_uniform_sampling`` too) and the view order are
-    Kinetics'.
+    rates). Spatial sampling and the view order are ClipDataset's.
 
     Labels, as PySlowFast's ``Charades``: in train, the union of the labels of every
     frame from the clip's first sampled frame to its last (frames between sampled ones
@@ -110,15 +102,9 @@ class Charades(Dataset):
     ``convert_to_video_level_labels``), so all views of a video share the label that
     video-level mAP scores them against.
 
-    Broken frames: a missing, empty or corrupt frame file fails its clip; each failed
-    attempt warns (:class:`~mutualnet3d.data.kinetics.VideoDecodeWarning`, naming the
-    video and the frame file) and is counted in :attr:`failures` (frame path -> failed
-    attempts, per process). Train/val then try another video drawn at random, up to
-    ``max_retries`` times; test retries the same view (views must stay with their video).
-    When all attempts fail, ``RuntimeError`` names the last file. ``max_failure_ratio``
-    (None: off) raises once more than that fraction of the videos has failed.
-
-    Randomness: ``seed`` and :meth:`set_epoch` as in Kinetics (None: torch's global RNG).
+    Broken frames: a missing, empty or corrupt frame file fails its clip, which is
+    retried and counted in :attr:`failures` (frame path -> failed attempts) as
+    ClipDataset says for unreadable videos.
 
     Storage: the frame list of Charades holds millions of rows, so paths are kept in one
     numpy byte array and labels as ids of distinct label sets. Unlike lists of Python
@@ -149,22 +135,9 @@ class Charades(Dataset):
         max_failure_ratio: Optional[float] = None,
         seed: Optional[int] = None,
     ) -> None:
-        if mode not in MODES:
-            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-        if num_classes < 1 or num_frames < 1 or sampling_rate < 1:
-            raise ValueError(
-                "need num_classes >= 1, num_frames >= 1, sampling_rate >= 1, got "
-                f"{num_classes}, {num_frames}, {sampling_rate}"
-            )
-        self.test_scale = check_clip_arguments(
-            mode, num_frames=num_frames, jitter_scales=jitter_scales, crop_size=crop_size,
-            test_crop_size=test_crop_size, num_ensemble_views=num_ensemble_views,
-            num_spatial_crops=num_spatial_crops, mean=mean, std=std, alpha=alpha,
-            max_retries=max_retries,
-        )
-
+        if num_classes < 1:
+            raise ValueError(f"num_classes must be >= 1, got {num_classes}")
         self.csv_path = csv_path
-        self.mode = mode
         self.path_prefix = path_prefix
         self.num_classes = num_classes
         names, paths, labels = read_frame_lists(csv_path, num_classes)
@@ -181,47 +154,22 @@ class Charades(Dataset):
         )
         #: distinct label sets; frame ``i``'s labels are ``label_sets[_frame_labels[i]]``
         self.label_sets = list(label_sets)
-        self.num_frames = num_frames
-        self.sampling_rate = sampling_rate
-        self.jitter_scales = (int(jitter_scales[0]), int(jitter_scales[1]))
-        self.crop_size = crop_size
-        self.test_crop_size = test_crop_size
-        self.num_ensemble_views = num_ensemble_views
-        self.num_spatial_crops = num_spatial_crops
-        # Views per video: one clip in train/val.
-        self.num_views = num_ensemble_views * num_spatial_crops if mode == "test" else 1
-        self.mean = tuple(float(m) for m in mean)
-        self.std = tuple(float(s) for s in std)
-        self.random_flip = random_flip
-        self.inverse_uniform_sampling = inverse_uniform_sampling
-        self.alpha = alpha
-        self.max_retries = max_retries
-        self.max_failure_ratio = max_failure_ratio
-        self.seed = seed
-        self.epoch = 0
-        self.failures: dict[str, int] = {}
-        self._failed_videos: set[int] = set()
-
-    # Shared with Kinetics so the two cannot drift apart: they read only the attributes
-    # set above (mode, views, crops, scales, flip, seed, epoch).
-    view_of = Kinetics.view_of
-    set_epoch = Kinetics.set_epoch
-    _generator = Kinetics._generator
-    _spatial = Kinetics._spatial
+        super().__init__(
+            mode, source=csv_path, num_frames=num_frames, sampling_rate=sampling_rate,
+            jitter_scales=jitter_scales, crop_size=crop_size, test_crop_size=test_crop_size,
+            num_ensemble_views=num_ensemble_views, num_spatial_crops=num_spatial_crops,
+            mean=mean, std=std, random_flip=random_flip,
+            inverse_uniform_sampling=inverse_uniform_sampling, alpha=alpha,
+            max_retries=max_retries, max_failure_ratio=max_failure_ratio, seed=seed,
+        )
 
     @property
     def num_videos(self) -> int:
         """Videos (distinct ``original_vido_id``) in the csv."""
         return len(self.video_names)
 
-    @property
-    def num_failures(self) -> int:
-        """Failed clip loads so far in this process (all files)."""
-        return sum(self.failures.values())
-
-    def __len__(self) -> int:
-        """Videos (train/val) or videos x views (test)."""
-        return self.num_videos * self.num_views
+    def video_name(self, video: int) -> str:
+        return self.video_names[video]
 
     def num_video_frames(self, video: int) -> int:
         """Frames listed for video ``video``."""
@@ -246,58 +194,14 @@ class Charades(Dataset):
             target[list(self.label_sets[set_id])] = 1.0
         return target
 
-    def _record_failure(self, video: int, error: FrameLoadError) -> None:
-        path = error.filename
-        self.failures[path] = self.failures.get(path, 0) + 1
-        self._failed_videos.add(video)
-        warnings.warn(
-            f"skipping video {self.video_names[video]} ({error}); failure "
-            f"{self.failures[path]} of this file",
-            VideoDecodeWarning,
-            stacklevel=3,
-        )
-        ratio = self.max_failure_ratio
-        if ratio is not None and len(self._failed_videos) > ratio * self.num_videos:
-            raise RuntimeError(
-                f"{len(self._failed_videos)} of {self.num_videos} videos in {self.csv_path} "
-                f"had unreadable frames (more than max_failure_ratio {ratio}); last: {path}"
-            )
-
-    def __getitem__(self, index: int) -> dict[str, Any]:
-        index = int(index)
-        if not 0 <= index < len(self):
-            raise IndexError(f"index {index} out of range for {len(self)} samples")
-        generator = self._generator(index)
-        video, temporal, spatial = self.view_of(index)
-        for attempt in range(self.max_retries + 1):
-            # Equal rates: the clip covers num_frames * sampling_rate frames of the list.
-            frame_indices = sample_frame_indices(
-                self.num_video_frames(video), self.num_frames, self.sampling_rate, 1.0, 1.0,
-                clip_index=temporal, num_clips=self.num_ensemble_views, generator=generator,
-            ).tolist()
-            paths = self.frame_paths(video)
-            try:
-                frames = load_frames([paths[i] for i in frame_indices])
-                break
-            except FrameLoadError as error:
-                self._record_failure(video, error)
-                path = error.filename
-            if self.mode != "test" and attempt < self.max_retries:
-                video = index = int(torch.randint(self.num_videos, (), generator=generator))
-        else:
-            note = "; test views are never replaced by another video" if self.mode == "test" else ""
-            raise RuntimeError(
-                f"{self.mode}: no readable clip after {self.max_retries} retries; last failed "
-                f"file {path} ({self.failures[path]} failures); {self.num_failures} failed "
-                f"attempts on {len(self.failures)} files so far{note}"
-            )
-        # Normalise after cropping, as Kinetics: per-channel affine commutes with crops.
-        clip = self._spatial(T.to_float_clip(frames), spatial, generator)
-        clip = T.normalize(clip, self.mean, self.std).contiguous()
-        return {
-            "inputs": pack_pathways(clip, self.alpha),
-            "label": self.clip_label(video, frame_indices),
-            "index": index,
-            "video_index": video,
-            "view": index % self.num_views,
-        }
+    def load_clip(
+        self, video: int, temporal: int, generator: Optional[torch.Generator]
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        # Equal rates: the clip covers num_frames * sampling_rate frames of the list.
+        frame_indices = sample_frame_indices(
+            self.num_video_frames(video), self.num_frames, self.sampling_rate, 1.0, 1.0,
+            clip_index=temporal, num_clips=self.num_ensemble_views, generator=generator,
+        ).tolist()
+        paths = self.frame_paths(video)
+        frames = load_frames([paths[i] for i in frame_indices])
+        return frames, self.clip_label(video, frame_indices)

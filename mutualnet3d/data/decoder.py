@@ -29,7 +29,23 @@ MIN_DECODED_FRACTION = 0.5
 
 
 class DecodeError(RuntimeError):
-    """A video could not be opened or decoded, or holds no frames; names the file."""
+    """A video could not be opened or decoded, or holds no frames.
+
+    ``filename`` is the file, ``reason`` what went wrong; the message names both.
+    """
+
+    #: the message's verb phrase: "cannot decode {filename}: {reason}"
+    action = "decode"
+
+    def __init__(self, filename: str, reason: str) -> None:
+        super().__init__(f"cannot {self.action} {filename}: {reason}")
+        self.filename = filename
+        self.reason = reason
+
+    def __reduce__(self) -> tuple[type, tuple[str, str]]:
+        # Rebuild from both arguments (DataLoader workers pickle errors); the default
+        # would pass the message alone.
+        return type(self), (self.filename, self.reason)
 
 
 def clip_span(num_frames: int, sampling_rate: int, fps: float, target_fps: float) -> float:
@@ -94,24 +110,25 @@ def decode_clip(
     :data:`MIN_DECODED_FRACTION` of the frames its container declares (truncated).
     """
     if not os.path.isfile(path):
-        raise DecodeError(f"cannot decode {path}: no such file")
+        raise DecodeError(path, "no such file")
     if os.path.getsize(path) == 0:
-        raise DecodeError(f"cannot decode {path}: empty file (0 bytes)")
+        raise DecodeError(path, "empty file (0 bytes)")
     try:
         with av.open(path) as container:
             if not container.streams.video:
-                raise DecodeError(f"cannot decode {path}: no video stream")
+                raise DecodeError(path, "no video stream")
             stream = container.streams.video[0]
             rate = stream.average_rate
             fps = float(rate) if rate else float(target_fps)
             declared = stream.frames  # 0 when the container does not say
             frames = list(container.decode(stream))
             if not frames:
-                raise DecodeError(f"cannot decode {path}: no frames")
+                raise DecodeError(path, "no frames")
             if len(frames) < MIN_DECODED_FRACTION * declared:
                 raise DecodeError(
-                    f"cannot decode {path}: truncated or corrupt, decoded {len(frames)} of "
-                    f"the {declared} frames its container declares"
+                    path,
+                    f"truncated or corrupt, decoded {len(frames)} of the {declared} frames "
+                    "its container declares",
                 )
             index = sample_frame_indices(
                 len(frames), num_frames, sampling_rate, fps, target_fps, clip_index,
@@ -124,5 +141,5 @@ def decode_clip(
         raise
     except (av.FFmpegError, OSError, ValueError) as error:
         # PyAV reports corrupt data as FFmpegError (InvalidDataError is also a ValueError).
-        raise DecodeError(f"cannot decode {path}: {type(error).__name__}: {error}") from error
+        raise DecodeError(path, f"{type(error).__name__}: {error}") from error
     return torch.from_numpy(clip)

@@ -26,15 +26,7 @@ class FrameLoadError(DecodeError):
     videos skips clips with a broken frame alike. ``filename`` is the frame's path.
     """
 
-    def __init__(self, filename: str, reason: str) -> None:
-        super().__init__(f"cannot load frame {filename}: {reason}")
-        self.filename = filename
-        self.reason = reason
-
-    def __reduce__(self) -> tuple[type, tuple[str, str]]:
-        # Rebuild from both arguments (DataLoader workers pickle errors); the default
-        # would pass the message alone.
-        return type(self), (self.filename, self.reason)
+    action = "load frame"
 
 
 # What Pillow raises for missing, unknown, corrupt or truncated files (its

@@ -16,7 +16,6 @@ as uint8 tensors with ``torchvision.transforms.v2``:
 from __future__ import annotations
 
 import os
-import warnings
 from typing import Any, Sequence
 
 import torch
@@ -25,6 +24,8 @@ from torch.utils.data import Dataset
 from torchvision.datasets.folder import find_classes
 from torchvision.transforms import v2
 from torchvision.transforms.v2.functional import pil_to_tensor
+
+from .failures import FailureLog
 
 __all__ = ["IMAGE_EXTENSIONS", "ImageDecodeWarning", "ImageFolderClassification", "load_rgb"]
 
@@ -109,7 +110,11 @@ class ImageFolderClassification(Dataset):
         #: (path, label) per image, sorted by class then path (ImageFolder's order)
         self.samples: list[tuple[str, int]] = _list_images(self.root, self.class_to_idx)
         self.targets = [label for _, label in self.samples]
-        self.failures: dict[str, int] = {}
+        # No max_failure_ratio here (PySlowFast has none for ImageNet): only counted.
+        self.failures = FailureLog(
+            source=self.root, unit="images", num_samples=len(self.samples),
+            max_ratio=None, category=ImageDecodeWarning,
+        )
         self.transform = self._build_transform()
 
     @property
@@ -119,7 +124,7 @@ class ImageFolderClassification(Dataset):
     @property
     def num_failures(self) -> int:
         """Failed decode attempts so far in this process (all files)."""
-        return sum(self.failures.values())
+        return self.failures.attempts
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -139,14 +144,6 @@ class ImageFolderClassification(Dataset):
             v2.Normalize(self.mean, self.std),
         ])
 
-    def _record_failure(self, path: str, error: Exception) -> None:
-        self.failures[path] = self.failures.get(path, 0) + 1
-        warnings.warn(
-            f"skipping image {path} ({error}); failure {self.failures[path]} of this file",
-            ImageDecodeWarning,
-            stacklevel=3,
-        )
-
     def __getitem__(self, index: int) -> dict[str, Any]:
         index = int(index)
         if not 0 <= index < len(self):
@@ -157,16 +154,12 @@ class ImageFolderClassification(Dataset):
                 image = load_rgb(path)
                 break
             except _DECODE_ERRORS as error:
-                self._record_failure(path, error)
+                self.failures.record(path, index, f"image {path}", error)
             if self.mode != "test" and attempt < self.max_retries:
                 index = int(torch.randint(len(self), ()))
         else:
             note = "; test images are never replaced by another" if self.mode == "test" else ""
-            raise RuntimeError(
-                f"{self.mode}: no decodable image after {self.max_retries} retries; last "
-                f"failed file {path} ({self.failures[path]} failures); {self.num_failures} "
-                f"failed attempts on {len(self.failures)} files so far{note}"
-            )
+            raise self.failures.exhausted(self.mode, self.max_retries, path, note)
         return {
             "inputs": [self.transform(image).contiguous()],
             "label": label,

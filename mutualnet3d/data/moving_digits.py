@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from torch.utils.data import Dataset
 
 from . import transforms as T
-from .kinetics import pack_pathways
+from .clip_dataset import pack_pathways
 
 __all__ = [
     "MOTIONS", "DigitImages", "MovingDigits", "digit_split", "load_mnist_5k", "render_clip",
