@@ -257,6 +257,39 @@ def test_uncalibrated_width_warns_once_statistics_exist():
         set_width(net, 0.25)
 
 
+def test_inference_caches_follow_weights_widths_and_statistics():
+    """Without autograd, convs and BNs keep their active slices between calls; every
+    change a user can make must still show in the output (the autograd path never caches)."""
+    torch.manual_seed(0)
+    net = _tiny_net().eval()
+    x = torch.randn(2, 3, 8, 8)
+
+    def check():
+        expected = net(x)  # grad enabled: slices taken afresh
+        with torch.no_grad():
+            torch.testing.assert_close(net(x), expected, rtol=0, atol=0)
+        return expected
+
+    set_width(net, 0.5)
+    first = check()
+    with torch.no_grad():  # in-place updates, as an optimizer step or load_state_dict does
+        net[6].weight.mul_(2)  # both dims sliced: the cached weight is a copy
+        net[1].running_mean.add_(1)
+    assert not torch.equal(check(), first)
+    set_width(net, 0.25)
+    check()
+    calibrate_bn(net, [torch.randn(4, 3, 8, 8) * 3 for _ in range(2)], 0.25)
+    set_width(net, 0.25, stats_key(0.25))
+    check()
+    calibrate_bn(net, [torch.randn(4, 3, 8, 8) + 5 for _ in range(2)], 0.25)  # new tensors
+    check()
+    net[0].weight = nn.Parameter(torch.randn_like(net[0].weight))  # a replaced parameter
+    net[1].bias = nn.Parameter(torch.randn_like(net[1].bias))
+    check()
+    net.load_state_dict({k: v * 0.5 for k, v in net.state_dict().items()})
+    check()
+
+
 def test_training_updates_main_statistics_at_full_width_only():
     bn = SlimBatchNorm2d(16, rule=R2)
     with set_width(bn, 0.5):

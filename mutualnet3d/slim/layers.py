@@ -105,6 +105,7 @@ class _SlimConvNd(SlimModule):
         self._dims: tuple[int, int, int] = (self.in_channels, self.out_channels, self.groups)
         self._frozen_key: Optional[tuple] = None
         self._frozen: Optional[tuple] = None
+        self._frozen_sources: tuple = ()
 
     def active_dims(self) -> tuple[int, int, int]:
         """(active input channels, active output channels, active groups)."""
@@ -136,7 +137,8 @@ class _SlimConvNd(SlimModule):
         a re-layout of a strided weight at every call (most of the cost of an adaptive
         forward over a static one for small configurations). Keyed by the width and the
         tensors' identity and version counters, so in-place updates and device moves
-        invalidate it.
+        invalidate it. The source tensors are held with it: a replaced one cannot be
+        freed and its address reused by a new tensor while the cache could match it.
         """
         bias = self.bias
         key = (
@@ -147,6 +149,7 @@ class _SlimConvNd(SlimModule):
             weight, bias, groups = self.active_weight_bias()
             self._frozen = (weight.contiguous(), None if bias is None else bias.contiguous(), groups)
             self._frozen_key = key
+            self._frozen_sources = (self.weight, self.bias)
         return self._frozen
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -350,6 +353,9 @@ class _SlimBatchNormNd(SlimModule):
         self._moments: Optional[_Moments] = None
         self._features_width: Optional[float] = None
         self._features = self.num_features
+        self._frozen_key: Optional[tuple] = None
+        self._frozen: Optional[tuple] = None
+        self._frozen_sources: tuple = ()
 
     # -- statistics store ---------------------------------------------------------------
     @staticmethod
@@ -363,7 +369,8 @@ class _SlimBatchNormNd(SlimModule):
                 if n.startswith("stats_") and n.endswith("_mean")]
 
     def has_stats(self, key: Optional[str]) -> bool:
-        return key is not None and hasattr(self, self._buffer_names(key)[0])
+        # A dict lookup, no key validation: eval forwards ask this every call.
+        return key is not None and f"stats_{key}_mean" in self._buffers
 
     def set_stats(self, key: str, mean: torch.Tensor, var: torch.Tensor) -> None:
         """Store statistics for ``key`` (replacing earlier ones for the same key only)."""
@@ -405,15 +412,44 @@ class _SlimBatchNormNd(SlimModule):
             return self.get_stats(self.stats_key)
         return self._take(self.running_mean), self._take(self.running_var)
 
+    def _eval_tensors(self) -> tuple[Optional[torch.Tensor], ...]:
+        """``(weight, bias, mean, var)`` of an eval forward at the current width and key."""
+        return (self._take(self.weight), self._take(self.bias), *self.eval_stats())
+
+    def _inference_eval_tensors(self) -> tuple[Optional[torch.Tensor], ...]:
+        """:meth:`_eval_tensors`, kept while the width, key and tensors do not change.
+
+        Four slices per call cost more Python time than the normalisation itself on small
+        clips; as for the convs' weights, the key holds the tensors' identity and version
+        counters (the sources held with it, as there), so in-place updates, newly
+        calibrated statistics and device moves invalidate it.
+        """
+        mean, var = (
+            self.get_stats(self.stats_key) if self.has_stats(self.stats_key)
+            else (self.running_mean, self.running_var)
+        )
+        key = (self.width, self.stats_key) + tuple(
+            None if t is None else (t.data_ptr(), t._version)
+            for t in (self.weight, self.bias, mean, var)
+        )
+        if self._frozen_key != key:
+            self._frozen = self._eval_tensors()
+            self._frozen_key = key
+            self._frozen_sources = (self.weight, self.bias, mean, var)
+        return self._frozen
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self._check_input_dim(x)
+        if self._moments is None and not self.training and self.track_running_stats:
+            if torch.is_grad_enabled() or torch.jit.is_tracing():
+                weight, bias, mean, var = self._eval_tensors()
+            else:
+                weight, bias, mean, var = self._inference_eval_tensors()
+            return F.batch_norm(x, mean, var, weight, bias, False, 0.0, self.eps)
         weight, bias = self._take(self.weight), self._take(self.bias)
         if self._moments is not None:
             self._moments.update(x)
             return F.batch_norm(x, None, None, weight, bias, True, 0.0, self.eps)
-        if not self.training and self.track_running_stats:
-            mean, var = self.eval_stats()
-            return F.batch_norm(x, mean, var, weight, bias, False, 0.0, self.eps)
         if self.active_features() == self.num_features and self.track_running_stats:
             # Full width: keep the main running statistics, exactly as nn.BatchNorm does.
             self.num_batches_tracked.add_(1)
