@@ -39,6 +39,17 @@ def _randomise_bn(model):
             m.running_var.uniform_(0.5, 1.5, generator=g)
 
 
+def _load_pytorchvideo_reference(model):
+    """PyTorchVideo's network that ``model`` reproduces, with random BN statistics; its
+    weights loaded into ``model`` with strict=True; both in eval mode."""
+    builder, kwargs = model.reference
+    reference = builder(**kwargs)
+    _randomise_bn(reference)
+    model.load_state_dict(reference.state_dict(), strict=True)
+    model.eval(), reference.eval()
+    return reference
+
+
 def _clip(model, spatial=None, temporal=None, batch=2, seed=0):
     torch.manual_seed(seed)
     x = model.example_input(spatial, temporal, batch)
@@ -59,11 +70,7 @@ def test_full_size_keys_and_shapes_are_pytorchvideo(name):
 def test_pytorchvideo_weights_load_and_logits_match(name):
     torch.manual_seed(0)
     model = get_model_builder(name)(num_classes=7, width_divisor=2)
-    builder, kwargs = model.reference
-    reference = builder(**kwargs)
-    _randomise_bn(reference)
-    model.load_state_dict(reference.state_dict(), strict=True)
-    model.eval(), reference.eval()
+    reference = _load_pytorchvideo_reference(model)
     x = _clip(model)
     with torch.no_grad():
         expected = reference(list(x) if isinstance(x, list) else x)
@@ -225,11 +232,7 @@ def test_detection_keys_are_pytorchvideo(name):
 def test_detector_matches_pytorchvideo_and_exports(name):
     torch.manual_seed(0)
     model = get_model_builder(name)(num_classes=5, width_divisor=2)
-    builder, kwargs = model.reference
-    reference = builder(**kwargs)
-    _randomise_bn(reference)
-    model.load_state_dict(reference.state_dict(), strict=True)
-    model.eval(), reference.eval()
+    reference = _load_pytorchvideo_reference(model)
     x = _clip(model)
     with torch.no_grad():
         expected = reference(list(x) if isinstance(x, list) else x, BOXES)
