@@ -268,6 +268,8 @@ def test_inference_caches_follow_weights_widths_and_statistics():
         expected = net(x)  # grad enabled: slices taken afresh
         with torch.no_grad():
             torch.testing.assert_close(net(x), expected, rtol=0, atol=0)
+        with torch.inference_mode():  # caches made here serve no_grad calls too
+            torch.testing.assert_close(net(x), expected, rtol=0, atol=0)
         return expected
 
     set_width(net, 0.5)
