@@ -606,3 +606,18 @@ def test_dataset_predictions_round_trip_through_the_evaluation(
     result = evaluate(gt, det, categories, excluded)
     assert result["per_class"][4] == pytest.approx(1.0)
     assert result["per_class"][1] < 1 and result["per_class"][2] < 1
+
+
+@pytest.mark.parametrize(
+    "mode, kwargs, key",
+    [
+        ("eval", {}, "mode"),
+        ("train", {"fps": 0}, "fps"),
+        ("train", {"alpha": 99}, "alpha"),
+        ("train", {"crop_size": 10_000}, "crop_size"),
+        ("val", {"max_retries": -1}, "max_retries"),
+    ],
+)
+def test_invalid_arguments_name_themselves(ava, mode, kwargs, key):
+    with pytest.raises(ValueError, match=key):
+        make(ava, mode, **kwargs)

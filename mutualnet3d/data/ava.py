@@ -32,7 +32,7 @@ from ..engine.ava_eval import read_labelmap
 from . import transforms as T
 from .failures import FailureLog
 from .frames import FrameLoadError, load_frames
-from .clip_dataset import MODES, VideoDecodeWarning, pack_pathways, sample_generator
+from .clip_dataset import VideoDecodeWarning, check_clip_arguments, pack_pathways, sample_generator
 
 __all__ = [
     "AVA_FIRST_SECOND",
@@ -236,27 +236,17 @@ class Ava(Dataset):
         max_failure_ratio: Optional[float] = None,
         seed: Optional[int] = None,
     ) -> None:
-        if mode not in MODES:
-            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-        if num_frames < 1 or sampling_rate < 1 or fps < 1:
-            raise ValueError(
-                "need num_frames >= 1, sampling_rate >= 1, fps >= 1, got "
-                f"{num_frames}, {sampling_rate}, {fps}"
-            )
-        if len(jitter_scales) != 2 or not 0 < jitter_scales[0] <= jitter_scales[1]:
-            raise ValueError(
-                f"jitter_scales must be [min, max] with 0 < min <= max, got {jitter_scales}"
-            )
+        check_clip_arguments(
+            mode, num_frames=num_frames, sampling_rate=sampling_rate,
+            jitter_scales=jitter_scales, mean=mean, std=std, alpha=alpha,
+            max_retries=max_retries,
+        )
+        if fps < 1:
+            raise ValueError(f"fps must be >= 1, got {fps}")
         if mode == "train" and not 0 < crop_size <= jitter_scales[0]:
             raise ValueError(f"crop_size {crop_size} must be in (0, jitter_scales[0]]")
         if test_crop_size < 1:
             raise ValueError(f"test_crop_size must be >= 1, got {test_crop_size}")
-        if len(mean) != 3 or len(std) != 3 or min(std) <= 0:
-            raise ValueError(f"mean and std need 3 values, std > 0; got {mean}, {std}")
-        if alpha is not None and not 1 <= alpha <= num_frames:
-            raise ValueError(f"alpha must be in [1, num_frames={num_frames}], got {alpha}")
-        if max_retries < 0:
-            raise ValueError(f"max_retries must be >= 0, got {max_retries}")
 
         self.mode = mode
         self.categories, self.class_whitelist = read_labelmap(label_map_pbtxt)

@@ -17,7 +17,14 @@ from . import transforms as T
 from .decoder import DecodeError
 from .failures import FailureLog
 
-__all__ = ["MODES", "ClipDataset", "VideoDecodeWarning", "pack_pathways", "sample_generator"]
+__all__ = [
+    "MODES",
+    "ClipDataset",
+    "VideoDecodeWarning",
+    "check_clip_arguments",
+    "pack_pathways",
+    "sample_generator",
+]
 
 MODES = ("train", "val", "test")
 
@@ -36,6 +43,36 @@ def pack_pathways(clip: torch.Tensor, alpha: Optional[int]) -> list[torch.Tensor
         return [clip]
     slow = clip.index_select(1, temporal_indices(clip.shape[1], clip.shape[1] // alpha))
     return [slow, clip]
+
+
+def check_clip_arguments(
+    mode: str,
+    *,
+    num_frames: int,
+    sampling_rate: int,
+    jitter_scales: Sequence[int],
+    mean: Sequence[float],
+    std: Sequence[float],
+    alpha: Optional[int],
+    max_retries: int,
+) -> None:
+    """Check the arguments every video data set takes; raise ``ValueError`` naming one."""
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    if num_frames < 1 or sampling_rate < 1:
+        raise ValueError(
+            f"need num_frames >= 1 and sampling_rate >= 1, got {num_frames}, {sampling_rate}"
+        )
+    if len(jitter_scales) != 2 or not 0 < jitter_scales[0] <= jitter_scales[1]:
+        raise ValueError(
+            f"jitter_scales must be [min, max] with 0 < min <= max, got {jitter_scales}"
+        )
+    if len(mean) != 3 or len(std) != 3 or min(std) <= 0:
+        raise ValueError(f"mean and std need 3 values, std > 0; got {mean}, {std}")
+    if alpha is not None and not 1 <= alpha <= num_frames:
+        raise ValueError(f"alpha must be in [1, num_frames={num_frames}], got {alpha}")
+    if max_retries < 0:
+        raise ValueError(f"max_retries must be >= 0, got {max_retries}")
 
 
 def sample_generator(seed: Optional[int], epoch: int, index: int) -> Optional[torch.Generator]:
@@ -114,22 +151,11 @@ class ClipDataset(Dataset):
         max_failure_ratio: Optional[float],
         seed: Optional[int],
     ) -> None:
-        if mode not in MODES:
-            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-        if num_frames < 1 or sampling_rate < 1:
-            raise ValueError(
-                f"need num_frames >= 1 and sampling_rate >= 1, got {num_frames}, {sampling_rate}"
-            )
-        if len(jitter_scales) != 2 or not 0 < jitter_scales[0] <= jitter_scales[1]:
-            raise ValueError(
-                f"jitter_scales must be [min, max] with 0 < min <= max, got {jitter_scales}"
-            )
-        if len(mean) != 3 or len(std) != 3 or min(std) <= 0:
-            raise ValueError(f"mean and std need 3 values, std > 0; got {mean}, {std}")
-        if alpha is not None and not 1 <= alpha <= num_frames:
-            raise ValueError(f"alpha must be in [1, num_frames={num_frames}], got {alpha}")
-        if max_retries < 0:
-            raise ValueError(f"max_retries must be >= 0, got {max_retries}")
+        check_clip_arguments(
+            mode, num_frames=num_frames, sampling_rate=sampling_rate,
+            jitter_scales=jitter_scales, mean=mean, std=std, alpha=alpha,
+            max_retries=max_retries,
+        )
         #: the short side test views are scaled to (test mode), else None
         self.test_scale: Optional[int] = None
         if mode == "test":
