@@ -125,9 +125,10 @@ class ClipDataset(Dataset):
     ``(seed, epoch, index)`` only, independent of workers; call :meth:`set_epoch` every
     epoch or augmentations repeat.
 
-    Subclasses read their annotations first (``num_videos`` must hold), then call
-    ``super().__init__`` with ``source`` (the annotation file, named in errors) and the
-    clip arguments, and implement :meth:`video_name` and :meth:`load_clip`.
+    A subclass implements :attr:`num_videos`, :meth:`video_name` and :meth:`load_clip`,
+    and reads its annotations before it calls ``super().__init__`` with ``source`` (the
+    annotation file, named in errors) and the clip arguments: the failure log is sized
+    by ``num_videos``.
     """
 
     def __init__(
