@@ -19,6 +19,7 @@ interrupted study continues where it stopped.
 
     python tools/digits_study.py --out output/digits_study               # both parts, seeds 0 1 2
     python tools/digits_study.py --out output/digits_study --parts image --seeds 0
+    python tools/digits_study.py --out output/digits_study_24ep --parts image --epochs 24
 """
 
 from __future__ import annotations
@@ -97,14 +98,16 @@ def lookup(table: list[ConfigResult], width: float, spatial: int, temporal: Opti
     raise KeyError(f"configuration {name(width, spatial, temporal)} is not in the search table")
 
 
-def study(part: str, seeds: list[int], out: Path) -> None:
+def study(part: str, seeds: list[int], out: Path, epochs: Optional[int] = None) -> None:
     spec = PARTS[part]
     root = out / part
     wall: dict[str, float] = {}
     tables: dict[str, list[list[ConfigResult]]] = {"mutualnet": [], "usnet": []}
     inet: dict[tuple, list[float]] = {c: [] for c in spec["inet"]}
+    # Another schedule: every method trains that many epochs, validated once at the end.
+    schedule = [] if epochs is None else ["SOLVER.MAX_EPOCH", str(epochs), "TRAIN.EVAL_PERIOD", str(epochs)]
     for seed in seeds:
-        base = ["RNG_SEED", str(seed), *spec["extra"]]
+        base = ["RNG_SEED", str(seed), *spec["extra"], *schedule]
         for method, opts in (("mutualnet", []), ("usnet", ["MUTUALNET.SAMPLING", "width_only"])):
             output = root / f"seed{seed}" / method
             output.mkdir(parents=True, exist_ok=True)
@@ -136,7 +139,7 @@ def study(part: str, seeds: list[int], out: Path) -> None:
             "mutualnet_best_configs": [b.name if b is not None else None for b in best],
             "usnet_best": [b.metric for b in us_best if b is not None],
         })
-    results = {"part": part, "seeds": seeds, "rows": rows, "wall_seconds": wall}
+    results = {"part": part, "seeds": seeds, "epochs": epochs, "rows": rows, "wall_seconds": wall}
     (root / "results.json").write_text(json.dumps(results, indent=2))
 
     lines = [
@@ -193,9 +196,11 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--out", default="output/digits_study", help="folder of all runs")
     parser.add_argument("--parts", nargs="+", default=["image", "video"], choices=sorted(PARTS))
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="SOLVER.MAX_EPOCH for every run (default: the config's)")
     args = parser.parse_args(argv)
     for part in args.parts:
-        study(part, args.seeds, Path(args.out))
+        study(part, args.seeds, Path(args.out), args.epochs)
     return 0
 
 
