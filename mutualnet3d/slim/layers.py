@@ -12,7 +12,7 @@ dimension fixed). The width is set for a whole model at once with
 from __future__ import annotations
 
 import re
-from typing import Callable, Iterator, Optional
+from typing import Any, Callable, Iterator, Optional
 
 import torch
 import torch.nn as nn
@@ -73,6 +73,32 @@ class SlimModule(nn.Module):
         raise NotImplementedError
 
 
+class _InferenceCache:
+    """Tensors derived from a layer's parameters and buffers, kept between forwards.
+
+    Without autograd, the active slices of a layer need not be taken afresh at each call:
+    that Python work costs more than the computation itself on small inputs. The cache
+    is keyed by a tag (the width, ...) and each source tensor's address and version
+    counter, so in-place updates (optimizer steps, ``load_state_dict``), device moves
+    and replaced tensors invalidate it. The sources are held with it: a replaced tensor
+    cannot be freed and its address reused by a new one while the key could match.
+    """
+
+    def __init__(self) -> None:
+        self._key: Optional[tuple] = None
+        self._value: Any = None
+        self._sources: tuple = ()
+
+    def get(
+        self, tag: Any, sources: tuple[Optional[torch.Tensor], ...], compute: Callable[[], Any]
+    ) -> Any:
+        """``compute()``, or its kept result while ``tag`` and ``sources`` are unchanged."""
+        key = (tag, [None if t is None else (t.data_ptr(), t._version) for t in sources])
+        if key != self._key:
+            self._value, self._key, self._sources = compute(), key, sources
+        return self._value
+
+
 # --------------------------------------------------------------------------------------
 # Convolutions
 # --------------------------------------------------------------------------------------
@@ -103,9 +129,7 @@ class _SlimConvNd(SlimModule):
         self.width = 1.0
         self._dims_width: Optional[float] = None
         self._dims: tuple[int, int, int] = (self.in_channels, self.out_channels, self.groups)
-        self._frozen_key: Optional[tuple] = None
-        self._frozen: Optional[tuple] = None
-        self._frozen_sources: tuple = ()
+        self._inference_cache = _InferenceCache()
 
     def active_dims(self) -> tuple[int, int, int]:
         """(active input channels, active output channels, active groups)."""
@@ -130,27 +154,20 @@ class _SlimConvNd(SlimModule):
             bias = take_channels(bias, 0, self.out_channels, active_out, out_rule)
         return weight, bias, groups
 
+    def _contiguous_weight_bias(self) -> tuple[torch.Tensor, Optional[torch.Tensor], int]:
+        weight, bias, groups = self.active_weight_bias()
+        return weight.contiguous(), None if bias is None else bias.contiguous(), groups
+
     def _inference_weight_bias(self) -> tuple[torch.Tensor, Optional[torch.Tensor], int]:
         """Contiguous copies of the active slices, kept while the weights do not change.
 
         Without autograd a slice need not be a view; a contiguous copy spares the conv
         a re-layout of a strided weight at every call (most of the cost of an adaptive
-        forward over a static one for small configurations). Keyed by the width and the
-        tensors' identity and version counters, so in-place updates and device moves
-        invalidate it. The source tensors are held with it: a replaced one cannot be
-        freed and its address reused by a new tensor while the cache could match it.
+        forward over a static one for small configurations).
         """
-        bias = self.bias
-        key = (
-            self.width, self.weight.data_ptr(), self.weight._version,
-            None if bias is None else (bias.data_ptr(), bias._version),
+        return self._inference_cache.get(
+            self.width, (self.weight, self.bias), self._contiguous_weight_bias
         )
-        if self._frozen_key != key:
-            weight, bias, groups = self.active_weight_bias()
-            self._frozen = (weight.contiguous(), None if bias is None else bias.contiguous(), groups)
-            self._frozen_key = key
-            self._frozen_sources = (self.weight, self.bias)
-        return self._frozen
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.width >= 1.0:
@@ -353,9 +370,7 @@ class _SlimBatchNormNd(SlimModule):
         self._moments: Optional[_Moments] = None
         self._features_width: Optional[float] = None
         self._features = self.num_features
-        self._frozen_key: Optional[tuple] = None
-        self._frozen: Optional[tuple] = None
-        self._frozen_sources: tuple = ()
+        self._inference_cache = _InferenceCache()
 
     # -- statistics store ---------------------------------------------------------------
     @staticmethod
@@ -417,26 +432,16 @@ class _SlimBatchNormNd(SlimModule):
         return (self._take(self.weight), self._take(self.bias), *self.eval_stats())
 
     def _inference_eval_tensors(self) -> tuple[Optional[torch.Tensor], ...]:
-        """:meth:`_eval_tensors`, kept while the width, key and tensors do not change.
-
-        Four slices per call cost more Python time than the normalisation itself on small
-        clips; as for the convs' weights, the key holds the tensors' identity and version
-        counters (the sources held with it, as there), so in-place updates, newly
-        calibrated statistics and device moves invalidate it.
-        """
+        """:meth:`_eval_tensors`, kept while the width, key and tensors do not change
+        (four slices per call cost more Python time than the normalisation of a small
+        clip); newly calibrated statistics are new tensors, so they invalidate it too."""
         mean, var = (
             self.get_stats(self.stats_key) if self.has_stats(self.stats_key)
             else (self.running_mean, self.running_var)
         )
-        key = (self.width, self.stats_key) + tuple(
-            None if t is None else (t.data_ptr(), t._version)
-            for t in (self.weight, self.bias, mean, var)
+        return self._inference_cache.get(
+            (self.width, self.stats_key), (self.weight, self.bias, mean, var), self._eval_tensors
         )
-        if self._frozen_key != key:
-            self._frozen = self._eval_tensors()
-            self._frozen_key = key
-            self._frozen_sources = (self.weight, self.bias, mean, var)
-        return self._frozen
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self._check_input_dim(x)
