@@ -30,9 +30,14 @@ from torch.utils.data import Dataset
 
 from ..engine.ava_eval import read_labelmap
 from . import transforms as T
+from .clip_dataset import (
+    VideoDecodeWarning,
+    check_clip_arguments,
+    pack_pathways,
+    sample_generator,
+)
 from .failures import FailureLog
 from .frames import FrameLoadError, load_frames
-from .clip_dataset import VideoDecodeWarning, check_clip_arguments, pack_pathways, sample_generator
 
 __all__ = [
     "AVA_FIRST_SECOND",
