@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from typing import NamedTuple, Optional, Sequence
+from typing import Optional, Sequence
+
+from ..slim import SubnetConfig
 
 __all__ = ["SubnetConfig", "ConfigSampler", "SAMPLING_MODES"]
 
@@ -19,14 +21,6 @@ __all__ = ["SubnetConfig", "ConfigSampler", "SAMPLING_MODES"]
 #: width_only: every sub-network at full resolution (US-Net);
 #: shared_resolution: one size drawn per iteration for all networks (US-Net + multi-scale).
 SAMPLING_MODES = ("mutual", "width_only", "shared_resolution")
-
-
-class SubnetConfig(NamedTuple):
-    """One configuration: width in (0, 1], input size in pixels, Slow-pathway frames."""
-
-    width: float
-    spatial: int
-    temporal: Optional[int] = None
 
 
 @dataclass(frozen=True)

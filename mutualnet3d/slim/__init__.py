@@ -29,7 +29,7 @@ from .layers import (
     SlimModule,
     SlimSqueezeExcitation,
 )
-from .width import get_width, set_width, slim_modules, stats_key
+from .width import SubnetConfig, get_width, set_width, slim_modules, stats_key
 
 __all__ = [
     "BNCalibrator",
@@ -44,6 +44,7 @@ __all__ = [
     "SlimLinear",
     "SlimModule",
     "SlimSqueezeExcitation",
+    "SubnetConfig",
     "active_channels",
     "calibrate_bn",
     "complexity_table",

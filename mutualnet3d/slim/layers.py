@@ -12,12 +12,19 @@ dimension fixed). The width is set for a whole model at once with
 from __future__ import annotations
 
 import re
+import warnings
 from typing import Any, Callable, Iterator, Optional
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from fvcore.nn.squeeze_excitation import SqueezeExcitation
+
+with warnings.catch_warnings():
+    # Importing fvcore.nn scripts its focal loss with torch.jit.script, which torch 2.x
+    # deprecates: a FutureWarning about fvcore, at every start, that users would read
+    # as ours. The first import of fvcore.nn in this package is this one.
+    warnings.filterwarnings("ignore", r"`torch\.jit\.script` is deprecated", FutureWarning)
+    from fvcore.nn.squeeze_excitation import SqueezeExcitation
 
 from .channels import ChannelRule, active_channels, active_groups
 

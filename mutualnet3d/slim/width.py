@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import warnings
-from typing import Iterator, Optional
+from typing import Iterator, NamedTuple, Optional
 
 import torch.nn as nn
 
 from .layers import SlimModule, _SlimBatchNormNd
 
-__all__ = ["set_width", "stats_key", "slim_modules", "get_width"]
+__all__ = ["SubnetConfig", "set_width", "stats_key", "slim_modules", "get_width"]
 
 
 def stats_key(width: float, spatial: Optional[int] = None, temporal: Optional[int] = None) -> str:
@@ -25,6 +25,22 @@ def stats_key(width: float, spatial: Optional[int] = None, temporal: Optional[in
     if temporal is not None:
         key += f"_t{int(temporal)}"
     return key
+
+
+class SubnetConfig(NamedTuple):
+    """One configuration: width in (0, 1], input size in pixels, Slow-pathway frames.
+
+    ``temporal`` is ``None`` for images. :attr:`key` names its BN statistics.
+    """
+
+    width: float
+    spatial: int
+    temporal: Optional[int] = None
+
+    @property
+    def key(self) -> str:
+        """:func:`stats_key` of this configuration."""
+        return stats_key(self.width, self.spatial, self.temporal)
 
 
 def slim_modules(model: nn.Module) -> Iterator[SlimModule]:
