@@ -1,4 +1,4 @@
-"""Skip-and-count bookkeeping for unreadable samples, shared by the data sets.
+"""Skip-and-count for unreadable samples, and the one retry loop of the data sets.
 
 PySlowFast retries another clip when a video does not decode and says nothing more.
 Here every failed attempt also warns, naming the file, and is counted, so no loss goes
@@ -6,10 +6,18 @@ unseen; and a run on a broken copy of a data set stops early instead of training
 what is left (``max_failure_ratio``).
 """
 
-import warnings
-from typing import Optional
+from __future__ import annotations
 
-__all__ = ["FailureLog"]
+import warnings
+from typing import Callable, Optional, TypeVar
+
+import torch
+
+from .specs import RetryPolicy
+
+__all__ = ["FailureLog", "RetryLoop"]
+
+R = TypeVar("R")
 
 
 class FailureLog(dict[str, int]):
@@ -51,19 +59,21 @@ class FailureLog(dict[str, int]):
         """Failed attempts on all files."""
         return sum(self.values())
 
-    def record(self, path: str, sample: int, subject: str, error: Exception) -> None:
+    def record(
+        self, path: str, sample: int, subject: str, error: Exception, stacklevel: int = 3
+    ) -> None:
         """Count a failed attempt on file ``path`` while loading sample ``sample``.
 
-        Warns ``skipping {subject} ({error})`` at the data set's caller; raises
+        Warns ``skipping {subject} ({error})`` ``stacklevel`` frames up (3: past this
+        method and the data set's ``__getitem__``, at its caller); raises
         ``RuntimeError`` when more than ``max_ratio`` of the samples have now failed.
         """
         self[path] = self.get(path, 0) + 1
         self.failed_samples.add(sample)
-        # stacklevel 3: past this method and the data set's __getitem__, at its caller.
         warnings.warn(
             f"skipping {subject} ({error}); failure {self[path]} of this file",
             self.category,
-            stacklevel=3,
+            stacklevel=stacklevel,
         )
         failed = len(self.failed_samples)
         if self.max_ratio is not None and failed > self.max_ratio * self.num_samples:
@@ -72,10 +82,66 @@ class FailureLog(dict[str, int]):
                 f"load (more than max_failure_ratio {self.max_ratio}); last: {path}"
             )
 
-    def exhausted(self, mode: str, retries: int, path: str, note: str = "") -> RuntimeError:
+    def exhausted(self, split: str, retries: int, path: str, note: str = "") -> RuntimeError:
         """The error for a sample that failed ``retries + 1`` times, last on ``path``."""
         return RuntimeError(
-            f"{mode}: nothing readable after {retries} retries; last failed file {path} "
+            f"{split}: nothing readable after {retries} retries; last failed file {path} "
             f"({self[path]} failures); {self.attempts} failed attempts on {len(self)} "
             f"files so far{note}"
         )
+
+
+class RetryLoop:
+    """Load a sample, and on failure record it and try again, as a split allows.
+
+    Each failed attempt (an exception of ``errors``) is recorded in ``failures``
+    (warned and counted, see :meth:`FailureLog.record`). With ``replace`` the next
+    attempt loads another sample drawn uniformly from the ``failures.num_samples``
+    samples (training may take any sample; so may validation, which reports an average);
+    without, it loads the same sample again, for samples that must each be scored
+    (test views, evaluated key frames) and may only fail transiently. After
+    ``policy.max_retries`` retries, ``RuntimeError`` names the last file that failed
+    (``never_replaced`` is added to it when not ``replace``).
+    """
+
+    def __init__(
+        self,
+        failures: FailureLog,
+        policy: RetryPolicy,
+        split: str,
+        *,
+        replace: bool,
+        errors: tuple[type[Exception], ...],
+        never_replaced: str = "",
+    ) -> None:
+        self.failures = failures
+        self.policy = policy
+        self.split = split
+        self.replace = replace
+        self.errors = errors
+        self.never_replaced = never_replaced
+
+    def __call__(
+        self,
+        load: Callable[[int], R],
+        sample: int,
+        describe: Callable[[int, Exception], tuple[str, str]],
+        generator: Optional[torch.Generator] = None,
+    ) -> tuple[int, R]:
+        """``(sample loaded, load(sample))``, the sample being ``sample`` or a replacement.
+
+        ``describe(sample, error)`` gives the file that failed and what the warning
+        calls the sample. Replacements are drawn from ``generator`` (None: torch's
+        global RNG).
+        """
+        for attempt in range(self.policy.max_retries + 1):
+            try:
+                return sample, load(sample)
+            except self.errors as error:
+                path, subject = describe(sample, error)
+                # stacklevel 4: past record, this call and __getitem__, at its caller.
+                self.failures.record(path, sample, subject, error, stacklevel=4)
+            if self.replace and attempt < self.policy.max_retries:
+                sample = int(torch.randint(self.failures.num_samples, (), generator=generator))
+        note = "" if self.replace else self.never_replaced
+        raise self.failures.exhausted(self.split, self.policy.max_retries, path, note)

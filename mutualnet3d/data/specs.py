@@ -1,0 +1,144 @@
+"""Typed settings of the data sets: frozen dataclasses that check themselves.
+
+Each spec raises ``ValueError`` naming its field and the value when built with a value
+that cannot work, so a data set receives only valid settings and checks no more than
+what depends on its split (a crop that must fit the scaled frame, for example).
+Defaults are PySlowFast's (its ``defaults.py``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional
+
+__all__ = [
+    "SPLITS",
+    "ClipSampling",
+    "Normalization",
+    "RetryPolicy",
+    "SpatialSampling",
+    "TestViews",
+    "check_split",
+]
+
+#: the splits every data set takes (torchvision's word; PySlowFast calls it ``mode``)
+SPLITS = ("train", "val", "test")
+
+
+def check_split(split: str) -> None:
+    """Raise ``ValueError`` unless ``split`` is one of :data:`SPLITS`."""
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+
+
+def _invalid(spec: object, field: str, rule: str, value: Any) -> ValueError:
+    return ValueError(f"{type(spec).__name__}.{field} must be {rule}, got {value!r}")
+
+
+@dataclass(frozen=True)
+class ClipSampling:
+    """Which frames a clip takes: ``num_frames`` frames ``sampling_rate`` apart.
+
+    ``sampling_rate`` counts frames at ``target_fps`` (frames per second): a decoded
+    video at another rate covers the same seconds (Kinetics, PySlowFast's
+    ``DATA.TARGET_FPS``). Frame lists (Charades, AVA) are sampled as listed.
+    """
+
+    num_frames: int
+    sampling_rate: int
+    target_fps: float = 30
+
+    def __post_init__(self) -> None:
+        if self.num_frames < 1:
+            raise _invalid(self, "num_frames", ">= 1", self.num_frames)
+        if self.sampling_rate < 1:
+            raise _invalid(self, "sampling_rate", ">= 1", self.sampling_rate)
+        if not self.target_fps > 0:
+            raise _invalid(self, "target_fps", "> 0", self.target_fps)
+
+
+@dataclass(frozen=True)
+class SpatialSampling:
+    """Scales, crops (pixels) and flips; how each split uses them is the data set's.
+
+    ``jitter_scales``: ``(min, max)`` short side of the training scale jitter (val
+    scales to ``min``); ``crop_size``: the train/val square; ``test_crop_size``: the
+    test square; ``random_flip``: horizontal flips in training; ``inverse_uniform``:
+    draw the inverse of the scale uniformly (PySlowFast's ``DATA.INV_UNIFORM_SAMPLE``).
+    """
+
+    jitter_scales: tuple[int, int] = (256, 320)
+    crop_size: int = 224
+    test_crop_size: int = 256
+    random_flip: bool = True
+    inverse_uniform: bool = False
+
+    def __post_init__(self) -> None:
+        scales = tuple(self.jitter_scales)
+        if len(scales) != 2 or not 0 < scales[0] <= scales[1]:
+            raise _invalid(self, "jitter_scales", "[min, max] with 0 < min <= max", scales)
+        # Stored as a tuple of ints, so a spec built from a config list still hashes.
+        object.__setattr__(self, "jitter_scales", (int(scales[0]), int(scales[1])))
+        if self.crop_size < 1:
+            raise _invalid(self, "crop_size", ">= 1", self.crop_size)
+        if self.test_crop_size < 1:
+            raise _invalid(self, "test_crop_size", ">= 1", self.test_crop_size)
+
+
+@dataclass(frozen=True)
+class TestViews:
+    """Test clips per video: ``num_ensemble_views`` evenly spaced clips, each cut into
+    ``num_spatial_crops`` squares (1: the centre; 3: left, centre, right)."""
+
+    __test__ = False  # pytest: not a test class despite its name
+
+    num_ensemble_views: int = 10
+    num_spatial_crops: int = 3
+
+    def __post_init__(self) -> None:
+        if self.num_ensemble_views < 1:
+            raise _invalid(self, "num_ensemble_views", ">= 1", self.num_ensemble_views)
+        if self.num_spatial_crops not in (1, 3):
+            raise _invalid(self, "num_spatial_crops", "1 or 3", self.num_spatial_crops)
+
+    @property
+    def num_views(self) -> int:
+        """Views per video: ``num_ensemble_views * num_spatial_crops``."""
+        return self.num_ensemble_views * self.num_spatial_crops
+
+
+@dataclass(frozen=True)
+class Normalization:
+    """Per-channel ``(pixel - mean) / std`` of RGB pixels in [0, 1]: 3 values each."""
+
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+
+    def __post_init__(self) -> None:
+        if len(self.mean) != 3:
+            raise _invalid(self, "mean", "3 values", self.mean)
+        if len(self.std) != 3 or min(self.std) <= 0:
+            raise _invalid(self, "std", "3 values > 0", self.std)
+        object.__setattr__(self, "mean", tuple(float(m) for m in self.mean))
+        object.__setattr__(self, "std", tuple(float(s) for s in self.std))
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """What a data set does about samples that fail to load.
+
+    ``max_retries``: further attempts after a failure (another sample or the same one,
+    as the data set's split allows), so ``max_retries + 1`` in all. ``max_failure_ratio``:
+    stop with ``RuntimeError`` once more than this fraction of the samples have failed
+    in a process (None: never), so a run on a broken copy of the data ends early.
+    """
+
+    max_retries: int = 10
+    max_failure_ratio: Optional[float] = None
+
+    def __post_init__(self) -> None:
+        if self.max_retries < 0:
+            raise _invalid(self, "max_retries", ">= 0", self.max_retries)
+        ratio = self.max_failure_ratio
+        if ratio is not None and not 0 <= ratio <= 1:
+            raise _invalid(self, "max_failure_ratio", "None or in [0, 1]", ratio)
