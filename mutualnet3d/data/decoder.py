@@ -16,6 +16,7 @@ import torch
 __all__ = [
     "MIN_DECODED_FRACTION",
     "DecodeError",
+    "check_file",
     "clip_span",
     "sample_frame_indices",
     "decode_clip",
@@ -46,6 +47,15 @@ class DecodeError(RuntimeError):
         # Rebuild from both arguments (DataLoader workers pickle errors); the default
         # would pass the message alone.
         return type(self), (self.filename, self.reason)
+
+
+def check_file(path: str, error: type[DecodeError] = DecodeError) -> None:
+    """Raise ``error`` naming ``path`` when the file is missing or empty (0 bytes), the
+    two failures no decoder reports clearly."""
+    if not os.path.isfile(path):
+        raise error(path, "no such file")
+    if os.path.getsize(path) == 0:
+        raise error(path, "empty file (0 bytes)")
 
 
 def clip_span(num_frames: int, sampling_rate: int, fps: float, target_fps: float) -> float:
@@ -109,10 +119,7 @@ def decode_clip(
     missing, empty, unreadable or frameless file, or one that decodes fewer than
     :data:`MIN_DECODED_FRACTION` of the frames its container declares (truncated).
     """
-    if not os.path.isfile(path):
-        raise DecodeError(path, "no such file")
-    if os.path.getsize(path) == 0:
-        raise DecodeError(path, "empty file (0 bytes)")
+    check_file(path)
     try:
         with av.open(path) as container:
             if not container.streams.video:

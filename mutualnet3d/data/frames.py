@@ -7,14 +7,13 @@ workers. Both use libjpeg(-turbo), so the pixels agree.
 
 from __future__ import annotations
 
-import os
 from typing import Sequence
 
 import numpy as np
 import torch
 from PIL import Image
 
-from .decoder import DecodeError
+from .decoder import DecodeError, check_file
 
 __all__ = ["FrameLoadError", "load_frame", "load_frames"]
 
@@ -43,10 +42,7 @@ def load_frame(path: str) -> np.ndarray:
     for a missing, empty (0 bytes), unreadable or truncated file; a truncated JPEG is
     an error rather than a partly grey frame (Pillow's default).
     """
-    if not os.path.isfile(path):
-        raise FrameLoadError(path, "no such file")
-    if os.path.getsize(path) == 0:
-        raise FrameLoadError(path, "empty file (0 bytes)")
+    check_file(path, FrameLoadError)
     try:
         with Image.open(path) as image:
             # convert() forces the lazy decode inside the try, so corruption surfaces here.
