@@ -7,6 +7,8 @@ One set of weights runs at any width: a sub-network of width ``w`` uses the firs
   :class:`SlimBatchNorm1d`/``2d``/``3d`` with statistics per configuration,
   :class:`SlimLinear`, :class:`SlimSqueezeExcitation`;
 * :class:`ChannelRule` says how a channel dimension follows the width;
+* :func:`convert_to_slim` makes a plain network slimmable in place (same parameter
+  names, per-dimension rules);
 * :func:`set_width` switches a model (also a context manager), :func:`calibrate_bn`
   re-estimates BN statistics for one configuration, :func:`export_subnet` returns a
   static network of plain torch layers;
@@ -17,6 +19,7 @@ One set of weights runs at any width: a sub-network of width ``w`` uses the firs
 from .calibration import BNCalibrator, calibrate_bn
 from .channels import ChannelRule, active_channels, make_divisible
 from .complexity import Complexity, complexity_table, count_flops, count_params
+from .convert import convert_to_slim
 from .export import export_subnet
 from .layers import (
     SlimBatchNorm1d,
@@ -48,6 +51,7 @@ __all__ = [
     "active_channels",
     "calibrate_bn",
     "complexity_table",
+    "convert_to_slim",
     "count_flops",
     "count_params",
     "export_subnet",
