@@ -90,30 +90,12 @@ def _uniform(generator: torch.Generator, low: float, high: float) -> float:
     return low + (high - low) * float(torch.rand((), generator=generator))
 
 
-def render_clip(
-    image: torch.Tensor, motion: int, num_frames: int, size: int, generator: torch.Generator
-) -> torch.Tensor:
-    """Render ``image`` (uint8 (28, 28)) moving as ``MOTIONS[motion]``: uint8 (T, H, W, 3).
-
-    Geometry in normalised frame units (the frame spans [-1, 1]): the digit's 28-px box
-    takes a fraction ``f`` of the frame width (0.35-0.5; zooms 0.25-0.33 growing 1.7-2.1x)
-    and its centre stays within ``1 - 0.75 f`` of the middle, so the ink stays in frame.
-    Over the clip, slow moves travel 0.3-0.55 (15-28% of the frame width), fast ones
-    0.9-1.2; ``bounce`` travels 2.5-3.5 times ``1 - 0.75 f``, turning at a wall at least
-    once; rotations turn 90-180 degrees. Every digit starts tilted by up to 15 degrees,
-    with a random contrast over a faint smooth background. One ``grid_sample`` call
-    renders all frames.
-    """
-    if not 0 <= motion < len(MOTIONS):
-        raise ValueError(f"motion must be in [0, {len(MOTIONS)}), got {motion}")
-    if image.shape != (28, 28) or num_frames < 1 or size < 1:
-        raise ValueError(
-            f"need a (28, 28) image, num_frames >= 1 and size >= 1, got image "
-            f"{tuple(image.shape)}, {num_frames}, {size}"
-        )
-    name = MOTIONS[motion]
-    g = generator
-    t = torch.linspace(0.0, 1.0, num_frames) if num_frames > 1 else torch.zeros(1)
+def _trajectory(
+    name: str, t: torch.Tensor, g: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Per-frame ``(scale, x, y, angle)`` of motion ``name`` at times ``t`` in [0, 1]:
+    the box's fraction of the frame width, its centre (normalised units) and its tilt
+    (radians), drawn from ``g`` as :func:`render_clip` describes."""
     scale = torch.full_like(t, _uniform(g, 0.35, 0.5))
     if name.startswith("zoom"):
         small = _uniform(g, 0.25, 0.33)
@@ -149,6 +131,33 @@ def render_clip(
         # Centred on the start tilt, so clockwise and anticlockwise are time-reverses.
         turn = math.radians(_uniform(g, 90.0, 180.0)) * (1.0 if name == "rotate_cw" else -1.0)
         angle = angle + turn * (t - 0.5)
+    return scale, x, y, angle
+
+
+def render_clip(
+    image: torch.Tensor, motion: int, num_frames: int, size: int, generator: torch.Generator
+) -> torch.Tensor:
+    """Render ``image`` (uint8 (28, 28)) moving as ``MOTIONS[motion]``: uint8 (T, H, W, 3).
+
+    Geometry in normalised frame units (the frame spans [-1, 1]): the digit's 28-px box
+    takes a fraction ``f`` of the frame width (0.35-0.5; zooms 0.25-0.33 growing 1.7-2.1x)
+    and its centre stays within ``1 - 0.75 f`` of the middle, so the ink stays in frame.
+    Over the clip, slow moves travel 0.3-0.55 (15-28% of the frame width), fast ones
+    0.9-1.2; ``bounce`` travels 2.5-3.5 times ``1 - 0.75 f``, turning at a wall at least
+    once; rotations turn 90-180 degrees. Every digit starts tilted by up to 15 degrees,
+    with a random contrast over a faint smooth background. One ``grid_sample`` call
+    renders all frames.
+    """
+    if not 0 <= motion < len(MOTIONS):
+        raise ValueError(f"motion must be in [0, {len(MOTIONS)}), got {motion}")
+    if image.shape != (28, 28) or num_frames < 1 or size < 1:
+        raise ValueError(
+            f"need a (28, 28) image, num_frames >= 1 and size >= 1, got image "
+            f"{tuple(image.shape)}, {num_frames}, {size}"
+        )
+    g = generator
+    t = torch.linspace(0.0, 1.0, num_frames) if num_frames > 1 else torch.zeros(1)
+    scale, x, y, angle = _trajectory(MOTIONS[motion], t, g)
     contrast = _uniform(g, 0.75, 1.0)
     background = _uniform(g, 0.0, 0.15) * torch.rand(1, 1, 4, 4, generator=g)
 
