@@ -35,9 +35,14 @@ import pytorchvideo.data
 import torch
 from torch.utils.data import DataLoader, RandomSampler
 
+from mutualnet3d.data import (
+    ClipSampling,
+    Kinetics,
+    Normalization,
+    SpatialSampling,
+    build_loader,
+)
 from mutualnet3d.data import transforms as T
-from mutualnet3d.data.build import build_loader
-from mutualnet3d.data.kinetics import Kinetics
 from mutualnet3d.utils.resample import temporal_indices
 
 MEAN, STD = (0.45, 0.45, 0.45), (0.225, 0.225, 0.225)  # PySlowFast's Kinetics defaults
@@ -150,9 +155,9 @@ def main() -> None:
               f"frames) in {time.perf_counter() - start:.1f} s")
 
         ours = build_loader(
-            Kinetics(csv_path, "train", num_frames=args.frames, sampling_rate=args.rate,
-                     target_fps=FPS, jitter_scales=jitter, crop_size=crop, mean=MEAN, std=STD,
-                     random_flip=True),
+            Kinetics(csv_path, "train", sampling=ClipSampling(args.frames, args.rate, FPS),
+                     spatial=SpatialSampling(jitter, crop, random_flip=True),
+                     normalization=Normalization(MEAN, STD)),
             args.batch_size, shuffle=True, num_workers=args.num_workers, drop_last=True,
             distributed=False,
         )

@@ -1,4 +1,5 @@
-"""Shared fixtures: tiny videos written with PyAV and a tiny Kinetics folder."""
+"""Shared fixtures: tiny videos written with PyAV, and tiny Kinetics, Charades and AVA
+folders (the last two written by :mod:`tests.data.folders`)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from typing import Callable, Union
 import av
 import numpy as np
 import pytest
+
+from tests.data.folders import AvaFolder, CharadesFolder, write_ava, write_charades
 
 # mpeg4 (FFmpeg's own encoder) ships with every FFmpeg build; libx264 is optional.
 VIDEO_CODEC = "mpeg4" if "mpeg4" in av.codec.codecs_available else "libx264"
@@ -111,3 +114,15 @@ def kinetics_dir(tmp_path: Path, make_video: VideoMaker) -> KineticsFolder:
         frames=[n for _, _, n in specs],
         csv=lambda split: str(tmp_path / f"{split}.csv"),
     )
+
+
+@pytest.fixture
+def charades_dir(tmp_path: Path) -> CharadesFolder:
+    """3 videos of 12-20 JPEG frames (48x64) with per-frame labels of 5 classes."""
+    return write_charades(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def ava(tmp_path_factory) -> AvaFolder:
+    """AVA's layout: 2 videos of 91-120 frames, boxes at 2-3 key frames, 4 classes."""
+    return write_ava(tmp_path_factory.mktemp("ava"))

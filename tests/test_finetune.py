@@ -10,8 +10,7 @@ from PIL import Image
 from mutualnet3d.config import load_config
 from mutualnet3d.engine import trainer
 from mutualnet3d.engine.checkpoint import checkpoint_path
-from tests.test_data_ava import ava  # noqa: F401 (fixture)
-from tests.test_data_charades import NUM_CLASSES, charades_dir  # noqa: F401 (fixture)
+from tests.data.folders import CHARADES_CLASSES as NUM_CLASSES
 
 ROOT = Path(__file__).resolve().parents[1]
 

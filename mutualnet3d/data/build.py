@@ -1,212 +1,236 @@
-"""The config edge of the data package: ``build_dataset(cfg, split)``, ``build_loader``."""
+"""One data set from one spec: :class:`DatasetSpec` and ``build_dataset(spec, split)``.
+
+A :class:`DatasetSpec` holds everything a data set needs but the split and the model's
+pathway ratio; the engine makes one from its config (``mutualnet3d.engine.spec``), and
+tests or scripts make one directly. The per-data-set rules of PySlowFast's layouts
+(which file a split reads) live here, in :func:`build_dataset`.
+"""
 
 from __future__ import annotations
 
 import os
-from typing import Any, Mapping, Optional, Sequence
+from dataclasses import dataclass
+from typing import Any, Callable, Optional, Sequence
 
-import torch
-from fvcore.common.config import CfgNode
-from torch.utils.data import DataLoader, Dataset
-from torch.utils.data.distributed import DistributedSampler
+from torch.utils.data import Dataset
 
-from .ava import Ava, ava_collate
+from .ava import Ava
 from .charades import Charades
 from .imagenet import ImageFolderClassification
-from .clip_dataset import MODES
 from .kinetics import Kinetics
 from .moving_digits import DigitImages, MovingDigits
+from .specs import (
+    ClipSampling,
+    Normalization,
+    RetryPolicy,
+    SpatialSampling,
+    TestViews,
+    check_split,
+)
 
-__all__ = ["DATASETS", "build_ava", "build_dataset", "build_loader", "collate_fn", "collate_samples"]
+__all__ = ["DATASETS", "AvaFiles", "DatasetSpec", "DigitsSettings", "build_dataset"]
 
+#: the data set names (PySlowFast's TRAIN.DATASET / TEST.DATASET, lower case)
 DATASETS = ("kinetics", "charades", "ava", "imagenet", "moving_digits", "mnist_digits")
 
 
-def _alpha(cfg: CfgNode) -> Optional[int]:
-    """SLOWFAST.ALPHA for two-pathway architectures (the data sets pack both pathways)."""
-    return cfg.SLOWFAST.ALPHA if cfg.MODEL.ARCH in cfg.MODEL.MULTI_PATHWAY_ARCH else None
+@dataclass(frozen=True)
+class AvaFiles:
+    """Where AVA's files are (PySlowFast's AVA keys; defaults are its file names).
 
-
-def build_dataset(cfg: CfgNode, split: str) -> Dataset:
-    """The data set of ``split`` (train, val, test) from the config.
-
-    TRAIN.DATASET names the data set of train/val, TEST.DATASET that of test
-    (PySlowFast), case-insensitive:
-
-    * kinetics: ``{DATA.PATH_TO_DATA_DIR}/{split}.csv`` of ``path label`` lines;
-    * charades: PySlowFast's frame lists ``{split}.csv`` (test reads ``val.csv``, as
-      PySlowFast), multi-hot labels of MODEL.NUM_CLASSES classes;
-    * ava: PySlowFast's AVA layout (:func:`build_ava`);
-    * imagenet: class folders ``{DATA.PATH_TO_DATA_DIR}/{train,val}`` (test reads val);
-    * moving_digits: the embedded demo set, rendered in memory (MOVING_DIGITS keys; no
-      flip: it would swap classes; test reads val);
-    * mnist_digits: the digits of that set as 2D images (DATA.TRAIN_CROP_SIZE px).
-
-    SlowFast (MODEL.ARCH in MODEL.MULTI_PATHWAY_ARCH) gets two pathways with
-    SLOWFAST.ALPHA. Augmentation draws from torch's global RNG, which the engine seeds
-    and the DataLoader seeds per worker.
+    Frames lie in ``frame_dir``, the frame lists in ``frame_list_dir``, and box csvs,
+    label map, exclusions and groundtruth in ``annotation_dir``. Train reads
+    ``train_lists`` with the groundtruth ``train_gt_box_lists`` plus the detected
+    ``train_predict_box_lists``; val and test read ``test_lists`` with the detected
+    ``test_predict_box_lists`` (the groundtruth ``groundtruth_file`` when that is
+    empty). Detections count from ``detection_score_thresh``.
     """
-    if split not in MODES:
-        raise ValueError(f"split must be one of {MODES}, got {split!r}")
-    key = "TEST.DATASET" if split == "test" else "TRAIN.DATASET"
-    name = (cfg.TEST.DATASET if split == "test" else cfg.TRAIN.DATASET).lower()
-    if name not in DATASETS:
-        raise ValueError(f"{key}: unknown data set {name!r}; known: {', '.join(DATASETS)}")
-    data = cfg.DATA
-    if name == "imagenet":
-        folder = "train" if split == "train" else "val"
-        return ImageFolderClassification(
-            os.path.join(data.PATH_TO_DATA_DIR, folder), split, crop_size=data.TRAIN_CROP_SIZE,
-            resize_size=data.TEST_CROP_SIZE if data.TEST_CROP_SIZE > data.TRAIN_CROP_SIZE
-            else round(data.TRAIN_CROP_SIZE / 0.875),
-            mean=tuple(data.MEAN), std=tuple(data.STD), random_flip=data.RANDOM_FLIP,
-            max_retries=data.MAX_DECODE_RETRIES,
-        )
-    if name == "ava":
-        return build_ava(cfg, split)
-    if name == "mnist_digits":
-        return DigitImages(split, crop_size=data.TRAIN_CROP_SIZE, mean=tuple(data.MEAN),
-                           std=tuple(data.STD))
-    if name == "moving_digits":
-        digits = cfg.MOVING_DIGITS
-        return MovingDigits(
-            split,
-            num_clips=digits.NUM_TRAIN_CLIPS if split == "train" else digits.NUM_VAL_CLIPS,
-            num_frames=data.NUM_FRAMES,
-            size=digits.SIZE,
-            crop_size=data.TEST_CROP_SIZE if split == "test" else data.TRAIN_CROP_SIZE,
-            mean=tuple(data.MEAN),
-            std=tuple(data.STD),
-            alpha=_alpha(cfg),
-            seed=digits.SEED,
-        )
-    if data.DECODING_BACKEND != "pyav":
-        raise ValueError(
-            f"DATA.DECODING_BACKEND: only 'pyav' is supported, got {data.DECODING_BACKEND!r}"
-        )
-    common = dict(
-        path_prefix=data.PATH_PREFIX,
-        num_frames=data.NUM_FRAMES,
-        sampling_rate=data.SAMPLING_RATE,
-        jitter_scales=tuple(data.TRAIN_JITTER_SCALES),
-        crop_size=data.TRAIN_CROP_SIZE,
-        test_crop_size=data.TEST_CROP_SIZE,
-        num_ensemble_views=cfg.TEST.NUM_ENSEMBLE_VIEWS,
-        num_spatial_crops=cfg.TEST.NUM_SPATIAL_CROPS,
-        mean=tuple(data.MEAN),
-        std=tuple(data.STD),
-        random_flip=data.RANDOM_FLIP,
-        inverse_uniform_sampling=data.INV_UNIFORM_SAMPLE,
-        alpha=_alpha(cfg),
-        max_retries=data.MAX_DECODE_RETRIES,
-        max_failure_ratio=data.MAX_FAILURE_RATIO,
-        seed=None,
-    )
-    if name == "charades":
-        csv = os.path.join(data.PATH_TO_DATA_DIR, f"{'val' if split == 'test' else split}.csv")
-        return Charades(csv, split, num_classes=cfg.MODEL.NUM_CLASSES, **common)
-    return Kinetics(
-        os.path.join(data.PATH_TO_DATA_DIR, f"{split}.csv"),
-        split,
-        separator=data.PATH_LABEL_SEPARATOR,
-        target_fps=data.TARGET_FPS,
-        **common,
-    )
+
+    frame_dir: str
+    frame_list_dir: str
+    annotation_dir: str
+    train_lists: tuple[str, ...] = ("train.csv",)
+    test_lists: tuple[str, ...] = ("val.csv",)
+    train_gt_box_lists: tuple[str, ...] = ("ava_train_v2.2.csv",)
+    train_predict_box_lists: tuple[str, ...] = ()
+    test_predict_box_lists: tuple[str, ...] = ("ava_val_predicted_boxes.csv",)
+    detection_score_thresh: float = 0.9
+    label_map_file: str = "ava_action_list_v2.2_for_activitynet_2019.pbtxt"
+    exclusion_file: str = "ava_val_excluded_timestamps_v2.2.csv"
+    groundtruth_file: str = "ava_val_v2.2.csv"
+
+    def __post_init__(self) -> None:
+        # Tuples, so a spec made from a config's lists is hashable like the others.
+        for field in ("train_lists", "test_lists", "train_gt_box_lists",
+                      "train_predict_box_lists", "test_predict_box_lists"):
+            object.__setattr__(self, field, tuple(getattr(self, field)))
+
+    def annotation(self, name: str) -> str:
+        """The path of annotation file ``name``."""
+        return os.path.join(self.annotation_dir, name)
+
+    def annotations(self, names: Sequence[str]) -> list[str]:
+        """The paths of annotation files ``names``."""
+        return [self.annotation(name) for name in names]
 
 
-def build_ava(cfg: CfgNode, split: str) -> Ava:
-    """AVA from PySlowFast's keys: frame lists, box csvs and label map.
+@dataclass(frozen=True)
+class DigitsSettings:
+    """Moving Digits' size (MOVING_DIGITS keys): clips of train and of val/test, the
+    rendered frame side (pixels) and the seed the whole set is a function of."""
 
-    Train reads ``AVA.TRAIN_LISTS`` from AVA.FRAME_LIST_DIR with the groundtruth boxes
-    ``AVA.TRAIN_GT_BOX_LISTS`` plus the detected ``AVA.TRAIN_PREDICT_BOX_LISTS`` scored
-    at least AVA.DETECTION_SCORE_THRESH; val and test read ``AVA.TEST_LISTS`` with the
-    detected ``AVA.TEST_PREDICT_BOX_LISTS`` (the groundtruth AVA.GROUNDTRUTH_FILE when
-    that list is empty). Box files, label map and groundtruth lie in AVA.ANNOTATION_DIR.
+    num_train_clips: int = 4800
+    num_val_clips: int = 1200
+    size: int = 64
+    seed: int = 0
+
+
+# What each data set needs beyond the fields every one has.
+_REQUIRED = {
+    "kinetics": ("sampling",),
+    "charades": ("sampling", "num_classes"),
+    "ava": ("sampling", "ava"),
+    "imagenet": (),
+    "moving_digits": ("sampling", "digits"),
+    "mnist_digits": (),
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class DatasetSpec:
+    """Everything a data set needs except the split and the pathway ratio ``alpha``.
+
+    ``name`` is one of :data:`DATASETS`; ``root`` the folder of its csvs or image
+    folders (DATA.PATH_TO_DATA_DIR); ``path_prefix`` is joined before every video or
+    frame path of the csvs; ``separator`` splits path and label in Kinetics' csvs;
+    ``num_classes`` is the width of Charades' multi-hot labels. ``sampling`` is needed
+    by the video sets, ``ava`` by AVA, ``digits`` by Moving Digits; a missing one raises
+    ``ValueError`` naming it. Fields a data set does not use are ignored by it.
     """
-    data, ava = cfg.DATA, cfg.AVA
+
+    name: str
+    normalization: Normalization
+    root: str = ""
+    path_prefix: str = ""
+    separator: str = " "
+    num_classes: Optional[int] = None
+    sampling: Optional[ClipSampling] = None
+    spatial: SpatialSampling = SpatialSampling()
+    views: TestViews = TestViews()
+    retry: RetryPolicy = RetryPolicy()
+    ava: Optional[AvaFiles] = None
+    digits: Optional[DigitsSettings] = None
+
+    def __post_init__(self) -> None:
+        if self.name not in DATASETS:
+            raise ValueError(
+                f"DatasetSpec.name must be one of {', '.join(DATASETS)}, got {self.name!r}"
+            )
+        for field in _REQUIRED[self.name]:
+            if getattr(self, field) is None:
+                raise ValueError(f"DatasetSpec.{field} is required for {self.name}")
+
+
+def _clip_arguments(spec: DatasetSpec, alpha: Optional[int]) -> dict[str, Any]:
+    """The keyword arguments Kinetics and Charades share."""
+    return dict(
+        sampling=spec.sampling, spatial=spec.spatial, views=spec.views,
+        normalization=spec.normalization, retry=spec.retry, alpha=alpha,
+        path_prefix=spec.path_prefix, seed=None,
+    )
+
+
+def _kinetics(spec: DatasetSpec, split: str, alpha: Optional[int]) -> Kinetics:
+    csv = os.path.join(spec.root, f"{split}.csv")
+    return Kinetics(csv, split, separator=spec.separator, **_clip_arguments(spec, alpha))
+
+
+def _charades(spec: DatasetSpec, split: str, alpha: Optional[int]) -> Charades:
+    # Test reads val.csv, as PySlowFast (Charades has no labelled test split).
+    csv = os.path.join(spec.root, f"{'val' if split == 'test' else split}.csv")
+    return Charades(csv, split, num_classes=spec.num_classes, **_clip_arguments(spec, alpha))
+
+
+def _ava(spec: DatasetSpec, split: str, alpha: Optional[int]) -> Ava:
+    files = spec.ava
     train = split == "train"
-
-    def annotation(names: Sequence[str]) -> list[str]:
-        return [os.path.join(ava.ANNOTATION_DIR, name) for name in names]
-
-    lists = ava.TRAIN_LISTS if train else ava.TEST_LISTS
+    lists = files.train_lists if train else files.test_lists
     return Ava(
-        [os.path.join(ava.FRAME_LIST_DIR, name) for name in lists],
-        annotation(ava.TRAIN_GT_BOX_LISTS if train else [ava.GROUNDTRUTH_FILE]),
-        frame_dir=ava.FRAME_DIR,
-        predicted_box_csvs=annotation(
-            ava.TRAIN_PREDICT_BOX_LISTS if train else ava.TEST_PREDICT_BOX_LISTS
+        [os.path.join(files.frame_list_dir, name) for name in lists],
+        files.annotations(files.train_gt_box_lists if train else [files.groundtruth_file]),
+        split,
+        frame_dir=files.frame_dir,
+        label_map_pbtxt=files.annotation(files.label_map_file),
+        predicted_box_csvs=files.annotations(
+            files.train_predict_box_lists if train else files.test_predict_box_lists
         ),
-        detection_score_thresh=ava.DETECTION_SCORE_THRESH,
-        label_map_pbtxt=os.path.join(ava.ANNOTATION_DIR, ava.LABEL_MAP_FILE),
-        mode=split,
-        num_frames=data.NUM_FRAMES,
-        sampling_rate=data.SAMPLING_RATE,
-        jitter_scales=tuple(data.TRAIN_JITTER_SCALES),
-        crop_size=data.TRAIN_CROP_SIZE,
-        test_crop_size=data.TEST_CROP_SIZE,
-        mean=tuple(data.MEAN),
-        std=tuple(data.STD),
-        random_flip=data.RANDOM_FLIP,
-        alpha=_alpha(cfg),
-        max_retries=data.MAX_DECODE_RETRIES,
-        max_failure_ratio=data.MAX_FAILURE_RATIO,
+        detection_score_thresh=files.detection_score_thresh,
+        sampling=spec.sampling, spatial=spec.spatial, normalization=spec.normalization,
+        retry=spec.retry, alpha=alpha,
     )
 
 
-def collate_fn(cfg: CfgNode):
-    """The collate of the config's data sets: :func:`ava_collate` for detection."""
-    return ava_collate if cfg.DETECTION.ENABLE else collate_samples
-
-
-def collate_samples(samples: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """Batch data set items.
-
-    ``inputs``: list per pathway of (B, C, T, H, W) tensors (images: (B, C, H, W));
-    ``label``: int64 (B,), or float (B, classes) for multi-hot labels; ``index``,
-    ``video_index``, ``view``: int64 tensors of shape (B,).
-    """
-    if not samples:
-        raise ValueError("cannot collate an empty batch")
-    num_pathways = len(samples[0]["inputs"])
-    batch: dict[str, Any] = {
-        "inputs": [torch.stack([s["inputs"][p] for s in samples]) for p in range(num_pathways)]
-    }
-    labels = [s["label"] for s in samples]
-    if isinstance(labels[0], torch.Tensor) and labels[0].dim() > 0:  # multi-hot (Charades)
-        batch["label"] = torch.stack(labels)
-    else:
-        batch["label"] = torch.tensor([int(label) for label in labels], dtype=torch.long)
-    for key in ("index", "video_index", "view"):
-        batch[key] = torch.tensor([int(s[key]) for s in samples], dtype=torch.long)
-    return batch
-
-
-def build_loader(
-    dataset: Dataset,
-    batch_size: int,
-    shuffle: bool,
-    num_workers: int,
-    drop_last: bool,
-    distributed: bool,
-) -> DataLoader:
-    """A DataLoader batching with :func:`collate_samples`.
-
-    ``distributed=True`` shards with ``DistributedSampler`` (needs an initialised
-    process group; ``shuffle`` and ``drop_last`` go to the sampler): the engine must call
-    ``loader.sampler.set_epoch(epoch)`` before every epoch, or each epoch repeats the
-    same order. The sampler pads shards to equal length by repeating samples, so for
-    multi-view testing prefer a sampler that does not pad.
-    """
-    sampler = None
-    if distributed:
-        sampler = DistributedSampler(dataset, shuffle=shuffle, drop_last=drop_last)
-    return DataLoader(
-        dataset,
-        batch_size=batch_size,
-        shuffle=shuffle if sampler is None else False,
-        sampler=sampler,
-        num_workers=num_workers,
-        drop_last=drop_last,
-        collate_fn=collate_samples,
+def _imagenet(spec: DatasetSpec, split: str, alpha: Optional[int]) -> ImageFolderClassification:
+    s = spec.spatial
+    # The evaluation's short side: TEST_CROP_SIZE when larger than the crop, else the
+    # ResNet papers' 256 -> 224 ratio.
+    resize = s.test_crop_size if s.test_crop_size > s.crop_size else round(s.crop_size / 0.875)
+    return ImageFolderClassification(
+        os.path.join(spec.root, "train" if split == "train" else "val"), split,
+        crop_size=s.crop_size, resize_size=resize, normalization=spec.normalization,
+        random_flip=s.random_flip,
+        # No failure ratio (PySlowFast has none for ImageNet): failures are only counted.
+        retry=RetryPolicy(spec.retry.max_retries),
     )
+
+
+def _moving_digits(spec: DatasetSpec, split: str, alpha: Optional[int]) -> MovingDigits:
+    digits = spec.digits
+    return MovingDigits(
+        split,
+        num_clips=digits.num_train_clips if split == "train" else digits.num_val_clips,
+        num_frames=spec.sampling.num_frames,
+        size=digits.size,
+        crop_size=spec.spatial.test_crop_size if split == "test" else spec.spatial.crop_size,
+        normalization=spec.normalization,
+        alpha=alpha,
+        seed=digits.seed,
+    )
+
+
+def _mnist_digits(spec: DatasetSpec, split: str, alpha: Optional[int]) -> DigitImages:
+    return DigitImages(split, crop_size=spec.spatial.crop_size, normalization=spec.normalization)
+
+
+_BUILDERS: dict[str, Callable[[DatasetSpec, str, Optional[int]], Dataset]] = {
+    "kinetics": _kinetics,
+    "charades": _charades,
+    "ava": _ava,
+    "imagenet": _imagenet,
+    "moving_digits": _moving_digits,
+    "mnist_digits": _mnist_digits,
+}
+
+
+def build_dataset(spec: DatasetSpec, split: str, *, alpha: Optional[int] = None) -> Dataset:
+    """The data set ``spec`` describes, for ``split`` (train, val, test).
+
+    * kinetics: ``{root}/{split}.csv`` of ``path label`` lines;
+    * charades: PySlowFast's frame lists ``{root}/{split}.csv`` (test reads ``val.csv``,
+      as PySlowFast), multi-hot labels of ``num_classes`` classes;
+    * ava: PySlowFast's AVA layout (:class:`AvaFiles`);
+    * imagenet: class folders ``{root}/{train,val}`` (test reads val); crop
+      ``spatial.crop_size``, evaluated at a short side of ``spatial.test_crop_size``
+      when larger, else ``crop_size / 0.875``;
+    * moving_digits: the embedded demo set, rendered in memory (``digits``; test reads
+      val and crops ``spatial.test_crop_size``, train/val ``spatial.crop_size``);
+    * mnist_digits: the digits of that set as 2D images (``spatial.crop_size`` px).
+
+    ``alpha`` (SlowFast's Fast/Slow frame ratio) packs two pathways; the image sets
+    (imagenet, mnist_digits) have one and refuse it. Augmentation draws from torch's
+    global RNG, which the engine seeds and the DataLoader seeds per worker.
+    """
+    check_split(split)
+    if alpha is not None and spec.name in ("imagenet", "mnist_digits"):
+        raise ValueError(f"{spec.name} has one pathway of images: alpha must be None, got {alpha}")
+    return _BUILDERS[spec.name](spec, split, alpha)

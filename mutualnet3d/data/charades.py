@@ -1,16 +1,9 @@
 """Charades: PySlowFast's frame lists -> normalised clips with multi-hot labels.
 
-The csv lists one JPEG frame per line, space-separated, after a header line::
-
-    original_vido_id video_id frame_id path labels
-    46GP8 0 0 46GP8/46GP8-000001.jpg ""
-    46GP8 0 1 46GP8/46GP8-000002.jpg "12,101"
-
-Rows are grouped into videos by ``original_vido_id`` (videos in order of first
-appearance, frames in file order, as PySlowFast's ``load_image_lists``); ``path`` is
-relative to ``path_prefix`` (DATA.PATH_PREFIX); ``labels`` is the quoted, comma-separated
-list of the frame's class ids, possibly empty. Frames are already at a fixed rate, so a
-clip covers ``num_frames * sampling_rate`` frames of the list.
+The csv lists one JPEG frame per row (:mod:`~mutualnet3d.data.frame_lists`, PySlowFast's
+format); ``path`` is relative to ``path_prefix`` (DATA.PATH_PREFIX) and ``labels`` holds
+the frame's class ids. Frames are already at a fixed rate, so a clip covers
+``num_frames * sampling_rate`` frames of the list.
 
 Spatial sampling, normalisation, test views, pathways and retries are
 :class:`~mutualnet3d.data.clip_dataset.ClipDataset`'s, as for Kinetics.
@@ -26,61 +19,11 @@ import torch
 
 from .clip_dataset import ClipDataset
 from .decoder import sample_frame_indices
+from .frame_lists import read_frame_lists
 from .frames import load_frames
+from .specs import ClipSampling, Normalization, RetryPolicy, SpatialSampling, TestViews
 
-__all__ = ["CHARADES_HEADER", "Charades", "read_frame_lists"]
-
-#: the header PySlowFast's frame lists start with ("vido" is their spelling)
-CHARADES_HEADER = ("original_vido_id", "video_id", "frame_id", "path", "labels")
-
-
-def read_frame_lists(
-    csv_path: str, num_classes: int
-) -> tuple[list[str], list[list[str]], list[list[tuple[int, ...]]]]:
-    """Parse a Charades frame list: ``(video names, frame paths, frame labels)``.
-
-    Frame paths and labels are lists per video (paths as written in the csv, labels a
-    sorted tuple of class ids per frame). The first line must be the header; blank lines
-    are skipped; fields are split on any run of whitespace (PySlowFast's ``split()``).
-    A missing header, a row without exactly 5 fields, or a label that is not an integer
-    in ``[0, num_classes)`` raises ``ValueError`` naming the file and the 1-based line.
-    """
-    videos: dict[str, tuple[list[str], list[tuple[int, ...]]]] = {}
-    with open(csv_path, encoding="utf-8") as f:
-        for number, line in enumerate(f, start=1):
-            fields = line.split()
-            if number == 1:
-                if tuple(fields) != CHARADES_HEADER:
-                    raise ValueError(
-                        f"{csv_path}, line 1: expected the header {' '.join(CHARADES_HEADER)!r}, "
-                        f"got {line.rstrip()!r}"
-                    )
-                continue
-            if not fields:
-                continue
-            if len(fields) != 5:
-                raise ValueError(
-                    f"{csv_path}, line {number}: expected 5 fields ({' '.join(CHARADES_HEADER)}), "
-                    f"got {len(fields)}: {line.rstrip()!r}"
-                )
-            name, _, _, path, labels = fields
-            text = labels.replace('"', "")
-            try:
-                frame_labels = tuple(sorted({int(x) for x in text.split(",")})) if text else ()
-            except ValueError:
-                frame_labels = (-1,)
-            if any(not 0 <= label < num_classes for label in frame_labels):
-                raise ValueError(
-                    f"{csv_path}, line {number}: labels must be integers in [0, {num_classes}) "
-                    f"separated by commas, got {labels!r}"
-                )
-            paths, per_frame = videos.setdefault(name, ([], []))
-            paths.append(path)
-            per_frame.append(frame_labels)
-    if not videos:
-        raise ValueError(f"{csv_path}: no frames listed")
-    names = list(videos)
-    return names, [videos[n][0] for n in names], [videos[n][1] for n in names]
+__all__ = ["Charades"]
 
 
 class Charades(ClipDataset):
@@ -115,32 +58,24 @@ class Charades(ClipDataset):
     def __init__(
         self,
         csv_path: str,
-        mode: str,
+        split: str,
         *,
+        sampling: ClipSampling,
+        spatial: SpatialSampling = SpatialSampling(),
+        views: TestViews = TestViews(),
+        normalization: Normalization,
+        retry: RetryPolicy = RetryPolicy(),
+        alpha: Optional[int] = None,
+        seed: Optional[int] = None,
         path_prefix: str = "",
         num_classes: int = 157,
-        num_frames: int,
-        sampling_rate: int,
-        jitter_scales: Sequence[int] = (256, 320),
-        crop_size: int = 224,
-        test_crop_size: int = 256,
-        num_ensemble_views: int = 10,
-        num_spatial_crops: int = 3,
-        mean: Sequence[float],
-        std: Sequence[float],
-        random_flip: bool = True,
-        inverse_uniform_sampling: bool = False,
-        alpha: Optional[int] = None,
-        max_retries: int = 10,
-        max_failure_ratio: Optional[float] = None,
-        seed: Optional[int] = None,
     ) -> None:
         if num_classes < 1:
             raise ValueError(f"num_classes must be >= 1, got {num_classes}")
         self.csv_path = csv_path
         self.path_prefix = path_prefix
         self.num_classes = num_classes
-        names, paths, labels = read_frame_lists(csv_path, num_classes)
+        names, paths, labels = read_frame_lists(csv_path, num_classes=num_classes)
         #: ``original_vido_id`` of each video, in csv order
         self.video_names = names
         lengths = np.array([len(p) for p in paths], dtype=np.int64)
@@ -155,12 +90,8 @@ class Charades(ClipDataset):
         #: distinct label sets; frame ``i``'s labels are ``label_sets[_frame_labels[i]]``
         self.label_sets = list(label_sets)
         super().__init__(
-            mode, source=csv_path, num_frames=num_frames, sampling_rate=sampling_rate,
-            jitter_scales=jitter_scales, crop_size=crop_size, test_crop_size=test_crop_size,
-            num_ensemble_views=num_ensemble_views, num_spatial_crops=num_spatial_crops,
-            mean=mean, std=std, random_flip=random_flip,
-            inverse_uniform_sampling=inverse_uniform_sampling, alpha=alpha,
-            max_retries=max_retries, max_failure_ratio=max_failure_ratio, seed=seed,
+            split, source=csv_path, sampling=sampling, spatial=spatial, views=views,
+            normalization=normalization, retry=retry, alpha=alpha, seed=seed,
         )
 
     @property
@@ -187,7 +118,7 @@ class Charades(ClipDataset):
         val/test: union over the whole video (see the class docstring).
         """
         start, stop = int(self.offsets[video]), int(self.offsets[video + 1])
-        if self.mode == "train":
+        if self.split == "train":
             start, stop = start + min(frame_indices), start + max(frame_indices) + 1
         target = torch.zeros(self.num_classes, dtype=torch.float32)
         for set_id in np.unique(self._frame_labels[start:stop]).tolist():
@@ -198,9 +129,10 @@ class Charades(ClipDataset):
         self, video: int, temporal: int, generator: Optional[torch.Generator]
     ) -> tuple[torch.Tensor, torch.Tensor]:
         # Equal rates: the clip covers num_frames * sampling_rate frames of the list.
+        s = self.sampling
         frame_indices = sample_frame_indices(
-            self.num_video_frames(video), self.num_frames, self.sampling_rate, 1.0, 1.0,
-            clip_index=temporal, num_clips=self.num_ensemble_views, generator=generator,
+            self.num_video_frames(video), s.num_frames, s.sampling_rate, 1.0, 1.0,
+            clip_index=temporal, num_clips=self.views.num_ensemble_views, generator=generator,
         ).tolist()
         paths = self.frame_paths(video)
         frames = load_frames([paths[i] for i in frame_indices])

@@ -16,7 +16,7 @@ as uint8 tensors with ``torchvision.transforms.v2``:
 from __future__ import annotations
 
 import os
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 from PIL import Image
@@ -25,11 +25,11 @@ from torchvision.datasets.folder import find_classes
 from torchvision.transforms import v2
 from torchvision.transforms.v2.functional import pil_to_tensor
 
-from .failures import FailureLog
+from .failures import FailureLog, RetryLoop
+from .specs import Normalization, RetryPolicy, check_split
 
 __all__ = ["IMAGE_EXTENSIONS", "ImageDecodeWarning", "ImageFolderClassification", "load_rgb"]
 
-MODES = ("train", "val", "test")
 #: file endings taken as images (case-insensitive; ImageNet's files end in ".JPEG")
 IMAGE_EXTENSIONS = (".jpeg", ".jpg", ".png")
 
@@ -42,7 +42,7 @@ class ImageFolderClassification(Dataset):
     """Labelled images from ``root/<class>/...``, for image classification.
 
     Each item is a dict: ``inputs`` (a one-element list holding a float32 (3, H, W)
-    tensor, normalised with ``mean``/``std`` from [0, 1] pixel values; H = W =
+    tensor, normalised with ``normalization`` from [0, 1] pixel values; H = W =
     ``crop_size``), ``label`` (int, the class folder's index in sorted order), ``index``
     and ``video_index`` (both the dataset index of the image returned) and ``view``
     (always 0). The one-element list keeps the layout of the video data sets, so
@@ -59,61 +59,62 @@ class ImageFolderClassification(Dataset):
     Unreadable images: each failed attempt warns (:class:`ImageDecodeWarning`, naming
     the file) and is counted in :attr:`failures` (path -> failed attempts; each
     DataLoader worker process counts its own). Train/val then try another image drawn
-    at random from torch's global RNG, up to ``max_retries`` times, and the returned
-    sample is that image's (its ``index``, ``video_index`` and ``label``); test retries
-    the same image (an evaluation must score every image once) up to ``max_retries``
-    times. When all attempts fail, ``RuntimeError`` names the last file.
+    at random from torch's global RNG, up to ``retry.max_retries`` times, and the
+    returned sample is that image's (its ``index``, ``video_index`` and ``label``); test
+    retries the same image (an evaluation must score every image once) up to
+    ``retry.max_retries`` times. When all attempts fail, ``RuntimeError`` names the last
+    file. ``retry.max_failure_ratio`` (None: off) raises once more than that fraction of
+    the images has failed.
 
     Args:
         root: folder of class folders.
-        mode: "train", "val" or "test".
+        split: "train", "val" or "test".
         crop_size: side of the square network input (pixels).
         resize_size: val/test short side before the centre crop (pixels).
-        mean, std: per-channel normalisation of [0, 1] RGB values.
+        normalization: per-channel normalisation of [0, 1] RGB values.
         random_flip: train-time horizontal flip.
-        max_retries: other images (train/val) or attempts (test) after a failure.
+        retry: other images (train/val) or attempts (test) after a failure.
     """
+
+    #: splits in which an image that fails to load is replaced by another
+    REPLACE_SPLITS = ("train", "val")
 
     def __init__(
         self,
         root: str | os.PathLike,
-        mode: str,
+        split: str,
         *,
         crop_size: int = 224,
         resize_size: int = 256,
-        mean: Sequence[float],
-        std: Sequence[float],
+        normalization: Normalization,
         random_flip: bool = True,
-        max_retries: int = 10,
+        retry: RetryPolicy = RetryPolicy(),
     ) -> None:
-        if mode not in MODES:
-            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+        check_split(split)
         if crop_size < 1 or resize_size < 1:
             raise ValueError(f"need crop_size, resize_size >= 1, got {crop_size}, {resize_size}")
-        if mode != "train" and crop_size > resize_size:
+        if split != "train" and crop_size > resize_size:
             # v2.CenterCrop would pad with zeros instead of failing.
             raise ValueError(f"crop_size {crop_size} exceeds resize_size {resize_size}")
-        if len(mean) != 3 or len(std) != 3 or min(std) <= 0:
-            raise ValueError(f"mean and std need 3 values, std > 0; got {mean}, {std}")
-        if max_retries < 0:
-            raise ValueError(f"max_retries must be >= 0, got {max_retries}")
 
         self.root = os.fspath(root)
-        self.mode = mode
+        self.split = split
         self.crop_size = crop_size
         self.resize_size = resize_size
-        self.mean = tuple(float(m) for m in mean)
-        self.std = tuple(float(s) for s in std)
+        self.normalization = normalization
         self.random_flip = random_flip
-        self.max_retries = max_retries
+        self.retry = retry
         self.classes, self.class_to_idx = _list_classes(self.root)
         #: (path, label) per image, sorted by class then path (ImageFolder's order)
         self.samples: list[tuple[str, int]] = _list_images(self.root, self.class_to_idx)
         self.targets = [label for _, label in self.samples]
-        # No max_failure_ratio here (PySlowFast has none for ImageNet): only counted.
         self.failures = FailureLog(
             source=self.root, unit="images", num_samples=len(self.samples),
-            max_ratio=None, category=ImageDecodeWarning,
+            max_ratio=retry.max_failure_ratio, category=ImageDecodeWarning,
+        )
+        self._retries = RetryLoop(
+            self.failures, retry, split, replace=split in self.REPLACE_SPLITS,
+            errors=_DECODE_ERRORS, never_replaced="; test images are never replaced by another",
         )
         self.transform = self._build_transform()
 
@@ -130,7 +131,7 @@ class ImageFolderClassification(Dataset):
         return len(self.samples)
 
     def _build_transform(self) -> v2.Transform:
-        if self.mode == "train":
+        if self.split == "train":
             spatial: list[v2.Transform] = [v2.RandomResizedCrop(self.crop_size, antialias=True)]
             if self.random_flip:
                 spatial.append(v2.RandomHorizontalFlip(0.5))
@@ -141,25 +142,21 @@ class ImageFolderClassification(Dataset):
         return v2.Compose([
             *spatial,
             v2.ToDtype(torch.float32, scale=True),
-            v2.Normalize(self.mean, self.std),
+            v2.Normalize(self.normalization.mean, self.normalization.std),
         ])
+
+    def _describe_failure(self, index: int, error: Exception) -> tuple[str, str]:
+        path = self.samples[index][0]
+        return path, f"image {path}"
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         index = int(index)
         if not 0 <= index < len(self):
             raise IndexError(f"index {index} out of range for {len(self)} images")
-        for attempt in range(self.max_retries + 1):
-            path, label = self.samples[index]
-            try:
-                image = load_rgb(path)
-                break
-            except _DECODE_ERRORS as error:
-                self.failures.record(path, index, f"image {path}", error)
-            if self.mode != "test" and attempt < self.max_retries:
-                index = int(torch.randint(len(self), ()))
-        else:
-            note = "; test images are never replaced by another" if self.mode == "test" else ""
-            raise self.failures.exhausted(self.mode, self.max_retries, path, note)
+        index, image = self._retries(
+            lambda i: load_rgb(self.samples[i][0]), index, self._describe_failure
+        )
+        label = self.samples[index][1]
         return {
             "inputs": [self.transform(image).contiguous()],
             "label": label,

@@ -9,12 +9,13 @@ dataset index ``i`` is view ``i % views`` of video ``i // views``.
 from __future__ import annotations
 
 import os
-from typing import Optional, Sequence
+from typing import Optional
 
 import torch
 
 from .clip_dataset import ClipDataset
 from .decoder import decode_clip
+from .specs import ClipSampling, Normalization, RetryPolicy, SpatialSampling, TestViews
 
 __all__ = ["Kinetics", "read_annotations"]
 
@@ -65,48 +66,34 @@ class Kinetics(ClipDataset):
 
     Items, spatial sampling, test views, unreadable videos and randomness are
     :class:`~mutualnet3d.data.clip_dataset.ClipDataset`'s; ``label`` is the video's
-    class (int). A clip spans ``num_frames * sampling_rate`` frames at ``target_fps``
-    (PySlowFast's ``TARGET_FPS``), whatever the video's own frame rate.
+    class (int). A clip spans ``num_frames * sampling_rate`` frames at
+    ``sampling.target_fps`` (PySlowFast's ``TARGET_FPS``), whatever the video's own
+    frame rate. ``path_prefix`` is joined before each csv path; ``separator`` splits
+    path and label (:func:`read_annotations`).
     """
 
     def __init__(
         self,
         csv_path: str,
-        mode: str,
+        split: str,
         *,
+        sampling: ClipSampling,
+        spatial: SpatialSampling = SpatialSampling(),
+        views: TestViews = TestViews(),
+        normalization: Normalization,
+        retry: RetryPolicy = RetryPolicy(),
+        alpha: Optional[int] = None,
+        seed: Optional[int] = None,
         path_prefix: str = "",
         separator: str = " ",
-        num_frames: int,
-        sampling_rate: int,
-        target_fps: float = 30,
-        jitter_scales: Sequence[int] = (256, 320),
-        crop_size: int = 224,
-        test_crop_size: int = 256,
-        num_ensemble_views: int = 10,
-        num_spatial_crops: int = 3,
-        mean: Sequence[float],
-        std: Sequence[float],
-        random_flip: bool = True,
-        inverse_uniform_sampling: bool = False,
-        alpha: Optional[int] = None,
-        max_retries: int = 10,
-        max_failure_ratio: Optional[float] = None,
-        seed: Optional[int] = None,
     ) -> None:
-        if target_fps <= 0:
-            raise ValueError(f"target_fps must be > 0, got {target_fps}")
         self.csv_path = csv_path
-        self.target_fps = target_fps
         entries = read_annotations(csv_path, path_prefix, separator)
         self.videos = [path for path, _ in entries]
         self.labels = [label for _, label in entries]
         super().__init__(
-            mode, source=csv_path, num_frames=num_frames, sampling_rate=sampling_rate,
-            jitter_scales=jitter_scales, crop_size=crop_size, test_crop_size=test_crop_size,
-            num_ensemble_views=num_ensemble_views, num_spatial_crops=num_spatial_crops,
-            mean=mean, std=std, random_flip=random_flip,
-            inverse_uniform_sampling=inverse_uniform_sampling, alpha=alpha,
-            max_retries=max_retries, max_failure_ratio=max_failure_ratio, seed=seed,
+            split, source=csv_path, sampling=sampling, spatial=spatial, views=views,
+            normalization=normalization, retry=retry, alpha=alpha, seed=seed,
         )
 
     @property
@@ -120,8 +107,9 @@ class Kinetics(ClipDataset):
     def load_clip(
         self, video: int, temporal: int, generator: Optional[torch.Generator]
     ) -> tuple[torch.Tensor, int]:
+        s = self.sampling
         frames = decode_clip(
-            self.videos[video], self.num_frames, self.sampling_rate, self.target_fps,
-            clip_index=temporal, num_clips=self.num_ensemble_views, generator=generator,
+            self.videos[video], s.num_frames, s.sampling_rate, s.target_fps,
+            clip_index=temporal, num_clips=self.views.num_ensemble_views, generator=generator,
         )
         return frames, self.labels[video]

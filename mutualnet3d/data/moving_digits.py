@@ -24,7 +24,6 @@ import functools
 import importlib.util
 import math
 import os
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -33,7 +32,8 @@ import torch.nn.functional as F
 from torch.utils.data import Dataset
 
 from . import transforms as T
-from .clip_dataset import pack_pathways
+from .pathways import check_alpha, pack_pathways
+from .specs import Normalization, check_split
 
 __all__ = [
     "MOTIONS", "DigitImages", "MovingDigits", "digit_split", "load_mnist_5k", "render_clip",
@@ -44,7 +44,6 @@ MOTIONS = (
     "still", "right", "left", "down", "up", "right_fast", "left_fast",
     "zoom_in", "zoom_out", "rotate_cw", "rotate_ccw", "bounce",
 )
-SPLITS = ("train", "val", "test")
 # Test reads val: same digits and, with the same seed, the same clips.
 _SPLIT_CODE = {"train": 0, "val": 1, "test": 1}
 
@@ -75,8 +74,7 @@ def digit_split(split: str) -> torch.Tensor:
     Every fifth image of each digit class (by rank within the class) is val, so both
     splits hold every digit equally and need no random permutation to stay fixed.
     """
-    if split not in SPLITS:
-        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    check_split(split)
     labels = load_mnist_5k()[1]
     rank = torch.zeros_like(labels)
     for digit in labels.unique():
@@ -189,8 +187,9 @@ def _clip_generator(seed: int, split: str, index: int) -> torch.Generator:
 class MovingDigits(Dataset):
     """``num_clips`` clips of moving digits with the item interface of :class:`Kinetics`.
 
-    Items: ``inputs`` (list per pathway of normalised float (3, T, H, W) tensors, H = W =
-    ``crop_size``; ``[slow, fast]`` with T // alpha and T frames when ``alpha`` is set),
+    Items: ``inputs`` (list per pathway of float (3, T, H, W) tensors normalised with
+    ``normalization``, H = W = ``crop_size`` (default: ``size``); ``[slow, fast]`` with
+    T // alpha and T frames when ``alpha`` is set),
     ``label`` (motion class), ``index``, ``video_index`` (= index) and ``view`` (0).
     Train takes a random ``crop_size`` crop of the ``size`` px frames (the only
     augmentation: none that could change the motion), val and test the centre crop.
@@ -204,13 +203,11 @@ class MovingDigits(Dataset):
         num_frames: int = 16,
         size: int = 64,
         crop_size: int | None = None,
-        mean: Sequence[float],
-        std: Sequence[float],
+        normalization: Normalization,
         alpha: int | None = None,
         seed: int = 0,
     ) -> None:
-        if split not in SPLITS:
-            raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+        check_split(split)
         if num_clips < 1:
             raise ValueError(f"num_clips must be >= 1, got {num_clips}")
         if num_frames < 1 or size < 1:
@@ -218,17 +215,13 @@ class MovingDigits(Dataset):
         crop_size = size if crop_size is None else crop_size
         if not 1 <= crop_size <= size:
             raise ValueError(f"crop_size must be in [1, size={size}], got {crop_size}")
-        if len(mean) != 3 or len(std) != 3 or min(std) <= 0:
-            raise ValueError(f"mean and std need 3 values, std > 0; got {mean}, {std}")
-        if alpha is not None and not 1 <= alpha <= num_frames:
-            raise ValueError(f"alpha must be in [1, num_frames={num_frames}], got {alpha}")
-        self.mode = split
+        check_alpha(alpha, num_frames)
+        self.split = split
         self.num_clips = num_clips
         self.num_frames = num_frames
         self.size = size
         self.crop_size = crop_size
-        self.mean = tuple(float(m) for m in mean)
-        self.std = tuple(float(s) for s in std)
+        self.normalization = normalization
         self.alpha = alpha
         self.seed = seed
         self.num_views = 1
@@ -251,11 +244,11 @@ class MovingDigits(Dataset):
 
     def digit_of(self, index: int) -> int:
         """Index among the 5,000 MNIST images of the digit clip ``index`` shows."""
-        generator = _clip_generator(self.seed, self.mode, self._check(index))
+        generator = _clip_generator(self.seed, self.split, self._check(index))
         return int(self.digits[torch.randint(len(self.digits), (), generator=generator)])
 
     def _render(self, index: int) -> tuple[torch.Tensor, torch.Generator]:
-        generator = _clip_generator(self.seed, self.mode, index)
+        generator = _clip_generator(self.seed, self.split, index)
         # The first draw picks the digit (digit_of repeats it); the rest render the clip.
         digit = int(self.digits[torch.randint(len(self.digits), (), generator=generator)])
         image = load_mnist_5k()[0][digit]
@@ -270,11 +263,11 @@ class MovingDigits(Dataset):
         index = self._check(index)
         frames, generator = self._render(index)
         clip = T.to_float_clip(frames)
-        if self.mode == "train":
+        if self.split == "train":
             clip = T.random_crop(clip, self.crop_size, generator=generator)
         else:
             clip = T.center_crop(clip, self.crop_size)
-        clip = T.normalize(clip, self.mean, self.std).contiguous()
+        clip = T.normalize(clip, self.normalization.mean, self.normalization.std).contiguous()
         return {
             "inputs": pack_pathways(clip, self.alpha),
             "label": self.labels[index],
@@ -282,6 +275,10 @@ class MovingDigits(Dataset):
             "video_index": index,
             "view": 0,
         }
+
+
+#: no normalisation: the written videos hold the rendered pixels
+_RAW = Normalization((0.0, 0.0, 0.0), (1.0, 1.0, 1.0))
 
 
 def write_kinetics(
@@ -312,7 +309,7 @@ def write_kinetics(
     csvs: dict[str, str] = {}
     for split, count in (("train", num_train), ("val", num_val)):
         data = MovingDigits(split, num_clips=count, num_frames=num_frames, size=size,
-                            mean=(0.0,) * 3, std=(1.0,) * 3, seed=seed)
+                            normalization=_RAW, seed=seed)
         os.makedirs(os.path.join(out_dir, "videos", split), exist_ok=True)
         lines = []
         for index in range(count):
@@ -345,7 +342,8 @@ class DigitImages(Dataset):
     The same held-out split as :class:`MovingDigits` (4,000 train, 1,000 val/test
     images). Items as :class:`~mutualnet3d.data.imagenet.ImageFolderClassification`'s:
     ``inputs`` is ``[image]``, a normalised float (3, ``crop_size``, ``crop_size``)
-    tensor (the gray digit in three channels, resized from 28 px). Train shifts each
+    tensor (the gray digit in three channels, resized from 28 px, normalised with
+    ``normalization``). Train shifts each
     digit by up to ``max_shift`` px (zero padding, then a random 28-px crop), drawn from
     torch's global RNG, which the engine seeds and the DataLoader seeds per worker.
     """
@@ -355,20 +353,15 @@ class DigitImages(Dataset):
         split: str,
         *,
         crop_size: int = 28,
-        mean: Sequence[float],
-        std: Sequence[float],
+        normalization: Normalization,
         max_shift: int = 2,
     ) -> None:
-        if split not in SPLITS:
-            raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+        check_split(split)
         if crop_size < 1 or max_shift < 0:
             raise ValueError(f"need crop_size >= 1 and max_shift >= 0, got {crop_size}, {max_shift}")
-        if len(mean) != 3 or len(std) != 3 or min(std) <= 0:
-            raise ValueError(f"mean and std need 3 values, std > 0; got {mean}, {std}")
-        self.mode = split
+        self.split = split
         self.crop_size = crop_size
-        self.mean = tuple(float(m) for m in mean)
-        self.std = tuple(float(s) for s in std)
+        self.normalization = normalization
         self.max_shift = max_shift if split == "train" else 0
         self.indices = digit_split(split)
         self.labels = load_mnist_5k()[1][self.indices].tolist()
@@ -394,8 +387,8 @@ class DigitImages(Dataset):
         if self.crop_size != 28:
             image = F.interpolate(image[None], size=(self.crop_size,) * 2, mode="bilinear",
                                   align_corners=False, antialias=True)[0]
-        mean = torch.tensor(self.mean).view(3, 1, 1)
-        std = torch.tensor(self.std).view(3, 1, 1)
+        mean = torch.tensor(self.normalization.mean).view(3, 1, 1)
+        std = torch.tensor(self.normalization.std).view(3, 1, 1)
         return {
             "inputs": [((image.expand(3, -1, -1) - mean) / std).contiguous()],
             "label": self.labels[index],

@@ -28,12 +28,13 @@ from __future__ import annotations
 import csv
 import heapq
 import os
-import re
 from collections import defaultdict
 from typing import NamedTuple, Optional, Sequence, Union
 
 import numpy as np
 import torch
+
+from ..data import read_labelmap
 
 __all__ = [
     "AvaEvaluator",
@@ -66,39 +67,6 @@ class BoxTable(NamedTuple):
 def make_image_key(video_id: str, timestamp: Union[int, str]) -> str:
     """``"video,0902"``: the official key of a key frame (second zero-padded to 4)."""
     return "%s,%04d" % (video_id, int(timestamp))
-
-
-_ITEM = re.compile(r"\b(?:item|label)\s*\{(.*?)\}", re.S)
-_NAME = re.compile(r'\bname\s*:\s*"((?:[^"\\]|\\.)*)"')
-_ID = re.compile(r"\b(?:label_)?id\s*:\s*(-?\d+)")
-
-
-def read_labelmap(pbtxt_path: PathLike) -> tuple[list[dict[str, Union[int, str]]], set[int]]:
-    """Parse a label map: ``(categories, class ids)``.
-
-    ``categories`` lists ``{"id": int, "name": str}`` in file order; the pbtxt holds
-    ``item { name: "..." id: N }`` blocks (``ava_action_list_v2.2_for_activitynet_2019
-    .pbtxt``: 60 of the 80 ids) or, as the full ``ava_action_list_v2.2.pbtxt``,
-    ``label { name: "..." label_id: N label_type: ... }`` blocks; ``label_id`` is read as
-    ``id`` as the official reader does; line breaks and indentation do not matter.
-    ``ValueError`` on a block without a name or an id, a repeated id, or no block.
-    """
-    with open(pbtxt_path, encoding="utf-8") as f:
-        text = f.read()
-    categories: list[dict[str, Union[int, str]]] = []
-    class_ids: set[int] = set()
-    for block in _ITEM.findall(text):
-        name, number = _NAME.search(block), _ID.search(block)
-        if name is None or number is None:
-            raise ValueError(f"{pbtxt_path}: item without a name or an id: {block.strip()!r}")
-        class_id = int(number.group(1))
-        if class_id in class_ids:
-            raise ValueError(f"{pbtxt_path}: class id {class_id} listed twice")
-        categories.append({"id": class_id, "name": name.group(1)})
-        class_ids.add(class_id)
-    if not categories:
-        raise ValueError(f"{pbtxt_path}: no 'item {{ name: ... id: ... }}' block found")
-    return categories, class_ids
 
 
 def read_csv(

@@ -25,7 +25,7 @@ from torch.utils.data.distributed import DistributedSampler
 from tqdm import tqdm
 
 from ..config import eval_grid, full_frames, ignored_settings
-from ..data import build_dataset, collate_fn
+from ..data import build_dataset, collate_fn_for
 from ..models import build_model
 from ..slim import BNCalibrator, count_flops, count_params, export_subnet, set_width, stats_key
 from .checkpoint import (
@@ -52,6 +52,7 @@ from .pretrained import load_pretrained
 from .sampling import ConfigSampler, SubnetConfig
 from .search import ConfigResult, format_table, pareto_front, plot_tables, write_tables
 from .solver import build_criterion, build_optimizer, lr_at_epoch, set_lr
+from .spec import dataset_spec
 
 __all__ = ["run", "train", "calibrate_and_search", "test", "setup_logging"]
 
@@ -85,8 +86,15 @@ def _loader(dataset: Dataset, batch_size: int, sampler, cfg: CfgNode, drop_last:
     return DataLoader(
         dataset, batch_size=batch_size, sampler=sampler, num_workers=cfg.DATA_LOADER.NUM_WORKERS,
         pin_memory=cfg.DATA_LOADER.PIN_MEMORY and torch.cuda.is_available(), drop_last=drop_last,
-        collate_fn=collate_fn(cfg), persistent_workers=False,
+        collate_fn=collate_fn_for(dataset), persistent_workers=False,
     )
+
+
+def _dataset(cfg: CfgNode, split: str) -> Dataset:
+    """The data set of ``split``; SlowFast's (MODEL.MULTI_PATHWAY_ARCH) packs two
+    pathways SLOWFAST.ALPHA apart."""
+    alpha = cfg.SLOWFAST.ALPHA if cfg.MODEL.ARCH in cfg.MODEL.MULTI_PATHWAY_ARCH else None
+    return build_dataset(dataset_spec(cfg, split), split, alpha=alpha)
 
 
 def _model_input(batch: dict[str, Any], device: torch.device, multi_pathway: bool) -> Any:
@@ -192,7 +200,7 @@ def train(cfg: CfgNode) -> nn.Module:
         raise NotImplementedError(f"BN.NORM_TYPE {cfg.BN.NORM_TYPE!r}: only 'batchnorm' is supported so far")
     if get_world_size() > 1:
         model = DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
-    dataset = build_dataset(cfg, "train")
+    dataset = _dataset(cfg, "train")
     per_process = cfg.TRAIN.BATCH_SIZE // get_world_size()
     multi_pathway = cfg.MODEL.ARCH in cfg.MODEL.MULTI_PATHWAY_ARCH
     sampler = _sampler(cfg)
@@ -387,7 +395,7 @@ def load_for_eval(cfg: CfgNode, model: nn.Module) -> Optional[Path]:
 # Evaluation
 # --------------------------------------------------------------------------------------
 def _eval_loader(cfg: CfgNode, split: str, batch_size: int) -> tuple[Dataset, DataLoader]:
-    dataset = build_dataset(cfg, split)
+    dataset = _dataset(cfg, split)
     return dataset, _loader(dataset, batch_size, ShardSampler(len(dataset)), cfg, drop_last=False)
 
 
@@ -428,7 +436,7 @@ def calibrate_and_search(cfg: CfgNode, model: nn.Module, device: torch.device) -
     grid = _grid(cfg)
     keys = [stats_key(c.width, c.spatial, c.temporal) for c in grid]
     if cfg.MUTUALNET.CALIBRATE:
-        dataset = build_dataset(cfg, "train")
+        dataset = _dataset(cfg, "train")
         generator = torch.Generator().manual_seed(cfg.RNG_SEED)
         per_process = max(1, cfg.TRAIN.BATCH_SIZE // get_world_size())
         loader = _loader(dataset, per_process, RandomSampler(dataset, generator=generator), cfg, drop_last=False)

@@ -9,9 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from mutualnet3d.config import ConfigError, load_config
+from mutualnet3d.data import ClipSampling, Normalization, SpatialSampling
 from mutualnet3d.data import moving_digits as md
-from mutualnet3d.data.build import build_dataset
 from mutualnet3d.data import transforms as T
 from mutualnet3d.data.kinetics import Kinetics
 from mutualnet3d.data.moving_digits import (
@@ -26,7 +25,9 @@ from mutualnet3d.utils.resample import temporal_indices
 
 MEAN = (0.45, 0.45, 0.45)
 STD = (0.225, 0.225, 0.225)
-SMALL = {"num_frames": 8, "size": 32, "mean": MEAN, "std": STD}
+NORM = Normalization(MEAN, STD)
+SMALL = {"num_frames": 8, "size": 32, "normalization": NORM}
+RAW = Normalization((0.0,) * 3, (1.0,) * 3)
 INK = 100  # levels: above the background (at most 0.15 * 255), below the digit strokes
 
 
@@ -267,16 +268,16 @@ def test_val_takes_the_centre_crop_train_a_random_one() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "name"),
     [
-        ({"split": "hold"}, "split"),
-        ({"num_clips": 0}, "num_clips"),
-        ({"crop_size": 40}, "crop_size"),
-        ({"alpha": 9}, "alpha"),
-        ({"std": (0.2, 0.2)}, "std"),
+        (lambda: {"split": "hold"}, "split"),
+        (lambda: {"num_clips": 0}, "num_clips"),
+        (lambda: {"crop_size": 40}, "crop_size"),
+        (lambda: {"alpha": 9}, "alpha"),
+        (lambda: {"normalization": Normalization(MEAN, (0.2, 0.2))}, "std"),
     ],
 )
-def test_bad_arguments_raise_naming_them(kwargs: dict, name: str) -> None:
-    arguments = {"split": "train", "num_clips": 12, **SMALL, **kwargs}
+def test_bad_arguments_raise_naming_them(kwargs, name: str) -> None:
     with pytest.raises(ValueError, match=name):
+        arguments = {"split": "train", "num_clips": 12, **SMALL, **kwargs()}
         MovingDigits(arguments.pop("split"), **arguments)
     with pytest.raises(IndexError):
         MovingDigits("train", num_clips=12, **SMALL)[12]
@@ -292,9 +293,10 @@ def test_write_kinetics_round_trips_through_the_kinetics_loader(tmp_path: Path) 
     assert Path(csvs["train"]).read_text().splitlines()[1] == "videos/train/000001.mp4 1"
     for split in ("train", "val"):
         loaded = Kinetics(
-            csvs[split], "val", path_prefix=str(tmp_path), num_frames=8, sampling_rate=1,
-            target_fps=30, jitter_scales=(32, 32), crop_size=32, mean=MEAN, std=STD,
-            random_flip=False,
+            csvs[split], "val", path_prefix=str(tmp_path),
+            sampling=ClipSampling(num_frames=8, sampling_rate=1, target_fps=30),
+            spatial=SpatialSampling(jitter_scales=(32, 32), crop_size=32, random_flip=False),
+            normalization=NORM,
         )
         memory = MovingDigits(split, num_clips=12, **SMALL)
         assert loaded.labels == memory.labels
@@ -311,7 +313,7 @@ def test_write_kinetics_round_trips_through_the_kinetics_loader(tmp_path: Path) 
 
 def test_digit_images_are_the_split_digits_labelled_by_digit() -> None:
     images, digits = md.load_mnist_5k()
-    val = md.DigitImages("val", mean=(0.0,) * 3, std=(1.0,) * 3)
+    val = md.DigitImages("val", normalization=RAW)
     assert len(val) == val.num_videos == 1000
     item = val[7]
     index = int(md.digit_split("val")[7])
@@ -319,33 +321,17 @@ def test_digit_images_are_the_split_digits_labelled_by_digit() -> None:
     assert item["inputs"][0].shape == (3, 28, 28)
     # val: no shift, the image itself in three channels.
     torch.testing.assert_close(item["inputs"][0][1], images[index].float() / 255.0)
-    train = md.DigitImages("train", crop_size=16, mean=(0.5,) * 3, std=(0.5,) * 3, max_shift=2)
+    half = Normalization((0.5,) * 3, (0.5,) * 3)
+    train = md.DigitImages("train", crop_size=16, normalization=half, max_shift=2)
     assert len(train) == 4000 and train[0]["inputs"][0].shape == (3, 16, 16)
     counts = torch.bincount(torch.tensor(train.labels), minlength=10)
     assert counts.tolist() == [400] * 10
 
 
 def test_digit_images_shift_only_in_training() -> None:
-    train = md.DigitImages("train", mean=(0.0,) * 3, std=(1.0,) * 3, max_shift=3)
+    train = md.DigitImages("train", normalization=RAW, max_shift=3)
     torch.manual_seed(0)
     shifted = [train[0]["inputs"][0] for _ in range(8)]
     assert any(not torch.equal(shifted[0], other) for other in shifted[1:])
-    val = md.DigitImages("val", mean=(0.0,) * 3, std=(1.0,) * 3, max_shift=3)
+    val = md.DigitImages("val", normalization=RAW, max_shift=3)
     assert torch.equal(val[0]["inputs"][0], val[0]["inputs"][0])
-
-
-def test_build_dataset_reads_the_digit_keys() -> None:
-    opts = ["TRAIN.DATASET", "moving_digits", "TEST.DATASET", "moving_digits",
-            "MOVING_DIGITS.NUM_TRAIN_CLIPS", "24", "MOVING_DIGITS.NUM_VAL_CLIPS", "12",
-            "MOVING_DIGITS.SIZE", "40", "DATA.NUM_FRAMES", "6", "DATA.TRAIN_CROP_SIZE", "32",
-            "DATA.TEST_CROP_SIZE", "40", "TEST.NUM_ENSEMBLE_VIEWS", "1",
-            "TEST.NUM_SPATIAL_CROPS", "1", "MODEL.ARCH", "slow"]
-    cfg = load_config(None, opts)
-    train, test = build_dataset(cfg, "train"), build_dataset(cfg, "test")
-    assert (len(train), len(test)) == (24, 12)
-    assert train[0]["inputs"][0].shape == (3, 6, 32, 32)
-    assert test[0]["inputs"][0].shape == (3, 6, 40, 40)
-    with pytest.raises(ConfigError, match="TEST.NUM_ENSEMBLE_VIEWS"):
-        load_config(None, opts + ["TEST.NUM_ENSEMBLE_VIEWS", "10"])
-    with pytest.raises(ConfigError, match="DATA.TRAIN_CROP_SIZE"):
-        load_config(None, opts + ["DATA.TRAIN_CROP_SIZE", "48"])

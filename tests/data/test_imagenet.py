@@ -10,7 +10,7 @@ from PIL import Image
 from torch.utils.data import DataLoader
 from torchvision.datasets import ImageFolder
 
-from mutualnet3d.data import collate_samples
+from mutualnet3d.data import Normalization, RetryPolicy, collate_samples
 from mutualnet3d.data.imagenet import ImageDecodeWarning, ImageFolderClassification
 
 MEAN = (0.5, 0.4, 0.3)
@@ -61,10 +61,10 @@ def folder(tmp_path: Path) -> Path:
     return root
 
 
-def make(root: Path, mode: str, **kwargs) -> ImageFolderClassification:
-    return ImageFolderClassification(
-        root, mode, **{"crop_size": 32, "resize_size": 32, "mean": MEAN, "std": STD, **kwargs}
-    )
+def make(root: Path, split: str, **kwargs) -> ImageFolderClassification:
+    kwargs = {"crop_size": 32, "resize_size": 32, "normalization": Normalization(MEAN, STD),
+              **kwargs}
+    return ImageFolderClassification(root, split, **kwargs)
 
 
 def index_of(dataset: ImageFolderClassification, name: str) -> int:
@@ -157,7 +157,7 @@ def test_corrupt_image_warns_counts_and_is_replaced(folder: Path) -> None:
 def test_test_mode_never_replaces_an_image(folder: Path) -> None:
     broken = folder / "cat" / "broken.png"
     broken.write_bytes(b"")  # empty file
-    dataset = make(folder, "test", max_retries=2)
+    dataset = make(folder, "test", retry=RetryPolicy(2))
     with pytest.warns(ImageDecodeWarning), pytest.raises(RuntimeError, match="broken.png"):
         dataset[index_of(dataset, "broken.png")]
     assert dataset.failures == {str(broken): 3}  # the attempt and 2 retries
@@ -167,7 +167,7 @@ def test_all_images_broken_raises_after_max_retries(tmp_path: Path) -> None:
     for name in ("a", "b"):
         (tmp_path / name).mkdir()
         (tmp_path / name / "x.png").write_bytes(b"garbage")
-    dataset = make(tmp_path, "train", max_retries=4)
+    dataset = make(tmp_path, "train", retry=RetryPolicy(4))
     with pytest.warns(ImageDecodeWarning), pytest.raises(RuntimeError, match="4 retries"):
         dataset[0]
     assert dataset.num_failures == 5
@@ -191,7 +191,7 @@ def test_empty_root_is_an_error_naming_it(tmp_path: Path) -> None:
 
 
 def test_bad_arguments_are_rejected(folder: Path) -> None:
-    with pytest.raises(ValueError, match="mode"):
+    with pytest.raises(ValueError, match="split"):
         make(folder, "training")
     with pytest.raises(ValueError, match="exceeds"):
         make(folder, "val", crop_size=40, resize_size=32)
@@ -214,3 +214,14 @@ def test_odd_but_valid_files_decode_and_truncated_ones_fail(folder: Path) -> Non
     truncated = index_of(dataset, "d_truncated.jpg")
     with pytest.warns(ImageDecodeWarning, match="d_truncated.jpg"):
         assert dataset[truncated]["index"] != truncated
+
+
+def test_max_failure_ratio_stops_a_broken_folder(folder: Path) -> None:
+    for name in ("a_ramp.png", "b_portrait.png"):
+        (folder / "dog" / name).write_bytes(b"")
+    dataset = make(folder, "val", retry=RetryPolicy(10, max_failure_ratio=0.2))
+    torch.manual_seed(0)
+    with pytest.warns(ImageDecodeWarning), pytest.raises(RuntimeError, match="max_failure_ratio"):
+        for name in ("a_ramp.png", "b_portrait.png"):  # 2 of 6 images > 0.2
+            dataset[index_of(dataset, name)]
+    assert make(folder, "val").retry == RetryPolicy()  # off unless asked
