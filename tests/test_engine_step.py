@@ -50,7 +50,7 @@ def _summed_loss_grads(model, inputs, labels, configs, distill):
 def test_per_subnetwork_backward_equals_summed_loss(name, distill):
     torch.manual_seed(0)
     model = get_model_builder(name)(num_classes=5, width_divisor=2, dropout_rate=0.0)
-    video = hasattr(model, "num_frames")
+    video = model.input_kind == "video"
     inputs = model.example_input(32, None, 4) if video else torch.randn(4, 3, 32, 32)
     inputs = [torch.randn_like(t) for t in inputs] if isinstance(inputs, list) else torch.randn_like(inputs)
     labels = torch.tensor([0, 1, 2, 3])

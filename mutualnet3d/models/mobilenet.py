@@ -11,9 +11,9 @@ import torch
 import torch.nn as nn
 
 from ..slim import ChannelRule, SlimLinear
-from .base import SlimClassifier, init_weights
+from .base import SlimNet, init_weights
 from .blocks import conv_norm_act
-from .registry import register_model
+from .registry import register_variant
 
 __all__ = ["MobileNetV1", "MobileNetV2", "mobilenet_v1", "mobilenet_v2"]
 
@@ -30,7 +30,24 @@ class DepthwiseSeparable(nn.Sequential):
         )
 
 
-class MobileNetV1(SlimClassifier):
+class _MobileNet(SlimNet):
+    """What both MobileNets share: ``features``, a global pool, ``classifier`` =
+    (dropout, linear) as torchvision's."""
+
+    head_name = "classifier.1"
+    features: nn.Sequential
+    pool: nn.Module
+    classifier: nn.Sequential
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.pool(self.features(x)).flatten(1)
+
+    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
+        """Dropout, then the classifier (torchvision's ``classifier`` block)."""
+        return self.classifier(features)
+
+
+class MobileNetV1(_MobileNet):
     """Slimmable MobileNetV1 (Howard et al., 2017): every layer but the RGB input slims.
 
     Args:
@@ -38,9 +55,10 @@ class MobileNetV1(SlimClassifier):
         base_width: channel multiplier of the full network (1.0 is the standard one).
         dropout_rate: dropout before the classifier.
         width_divisor: active channels are multiples of this.
+        crop_size: input size of the full configuration (states it; layers do not
+            depend on it).
     """
 
-    head_name = "classifier.1"
     # (output channels, repeats, first stride)
     stages = ((64, 1, 1), (128, 2, 2), (256, 2, 2), (512, 6, 2), (1024, 2, 2))
 
@@ -50,8 +68,10 @@ class MobileNetV1(SlimClassifier):
         base_width: float = 1.0,
         dropout_rate: float = 0.0,
         width_divisor: int = 8,
+        *,
+        crop_size: int = 224,
     ) -> None:
-        super().__init__()
+        super().__init__(crop_size=crop_size)
         rule = ChannelRule(divisor=width_divisor)
         channels = round(32 * base_width)
         layers: list[nn.Module] = [
@@ -68,9 +88,6 @@ class MobileNetV1(SlimClassifier):
             nn.Dropout(dropout_rate), SlimLinear(channels, num_classes, in_rule=rule)
         )
         init_weights(self)
-
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.pool(self.features(x)).flatten(1)
 
 
 class InvertedResidual(nn.Module):
@@ -104,7 +121,7 @@ class InvertedResidual(nn.Module):
         return x + out if self.use_res_connect else out
 
 
-class MobileNetV2(SlimClassifier):
+class MobileNetV2(_MobileNet):
     """Slimmable MobileNetV2 (Sandler et al., 2018), torchvision's layout.
 
     The last 1x1 conv keeps its 1280 outputs at every width (US-Nets' choice: it feeds
@@ -115,9 +132,11 @@ class MobileNetV2(SlimClassifier):
         base_width: channel multiplier of the full network.
         dropout_rate: dropout before the classifier (torchvision: 0.2).
         width_divisor: active channels are multiples of this.
+        last_channels: outputs of the last 1x1 conv (fixed at every width).
+        crop_size: input size of the full configuration (states it; layers do not
+            depend on it).
     """
 
-    head_name = "classifier.1"
     # (expand ratio, output channels, repeats, first stride)
     stages = (
         (1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1),
@@ -131,8 +150,10 @@ class MobileNetV2(SlimClassifier):
         dropout_rate: float = 0.2,
         width_divisor: int = 8,
         last_channels: int = 1280,
+        *,
+        crop_size: int = 224,
     ) -> None:
-        super().__init__()
+        super().__init__(crop_size=crop_size)
         rule = ChannelRule(divisor=width_divisor)
         channels = round(32 * base_width)
         layers: list[nn.Module] = [conv_norm_act(3, channels, 3, 2, in_rule=None, out_rule=rule)]
@@ -149,32 +170,21 @@ class MobileNetV2(SlimClassifier):
         )
         init_weights(self)
 
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.pool(self.features(x)).flatten(1)
 
-
-@register_model
-def mobilenet_v1(**kwargs) -> MobileNetV1:
-    """MobileNetV1 1.0 (ImageNet: 4.2M parameters, 569 MFLOPs at 224 px)."""
-    return MobileNetV1(**kwargs)
-
-
-@register_model
-def mobilenet_v2(**kwargs) -> MobileNetV2:
-    """MobileNetV2 1.0 (ImageNet: 3.5M parameters, 301 MFLOPs at 224 px)."""
-    return MobileNetV2(**kwargs)
-
-
-@register_model
-def mobilenet_v1_tiny(**kwargs) -> MobileNetV1:
-    """A MobileNetV1 at 1/8 of the channels, for tests."""
-    kwargs.setdefault("base_width", 0.125)
-    return MobileNetV1(**kwargs)
-
-
-@register_model
-def mobilenet_v2_tiny(**kwargs) -> MobileNetV2:
-    """A MobileNetV2 at 1/4 of the channels and 64 last channels, for tests."""
-    kwargs.setdefault("base_width", 0.25)
-    kwargs.setdefault("last_channels", 64)
-    return MobileNetV2(**kwargs)
+mobilenet_v1 = register_variant(
+    "mobilenet_v1", "MobileNetV1 1.0 (ImageNet: 4.2M parameters, 569 MFLOPs at 224 px).",
+    MobileNetV1,
+)
+mobilenet_v2 = register_variant(
+    "mobilenet_v2", "MobileNetV2 1.0 (ImageNet: 3.5M parameters, 301 MFLOPs at 224 px).",
+    MobileNetV2,
+)
+mobilenet_v1_tiny = register_variant(
+    "mobilenet_v1_tiny", "A MobileNetV1 at 1/8 of the channels on 32 px images, for tests.",
+    MobileNetV1, base_width=0.125, crop_size=32,
+)
+mobilenet_v2_tiny = register_variant(
+    "mobilenet_v2_tiny",
+    "A MobileNetV2 at 1/4 of the channels, 64 last channels, 32 px, for tests.",
+    MobileNetV2, base_width=0.25, last_channels=64, crop_size=32,
+)

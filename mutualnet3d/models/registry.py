@@ -1,13 +1,22 @@
-"""A small registry of model builders: top-level names only (style guide, principle 4)."""
+"""A small registry of model builders: top-level names only (style guide, principle 4).
+
+A variant is data: its family with some defaults, ``functools.partial(family,
+**defaults)`` under a name and a docstring (:func:`register_variant`). Its signature is
+the family's with those defaults, so :func:`~mutualnet3d.models.model_kwargs` can read
+which arguments it takes.
+"""
 
 from __future__ import annotations
 
 import re
-from typing import Callable, TypeVar
+from functools import partial
+from typing import Any, Callable, Optional, TypeVar
 
 import torch.nn as nn
 
-__all__ = ["register_model", "get_model_builder", "list_models", "canonical_name"]
+__all__ = [
+    "register_model", "register_variant", "get_model_builder", "list_models", "canonical_name",
+]
 
 Builder = TypeVar("Builder", bound=Callable[..., nn.Module])
 _MODELS: dict[str, Callable[..., nn.Module]] = {}
@@ -18,13 +27,24 @@ def canonical_name(name: str) -> str:
     return re.sub(r"[_\-\s]", "", name).lower()
 
 
-def register_model(fn: Builder) -> Builder:
-    """Register a builder under its function name; a second one of that name is an error."""
-    key = canonical_name(fn.__name__)
+def register_model(fn: Builder, name: Optional[str] = None) -> Builder:
+    """Register a builder under ``name`` (default: its ``__name__``); a second one of that
+    name is an error. Also a decorator."""
+    name = name or fn.__name__
+    key = canonical_name(name)
     if key in _MODELS:
-        raise ValueError(f"model {fn.__name__!r} is already registered")
+        raise ValueError(f"model {name!r} is already registered")
     _MODELS[key] = fn
     return fn
+
+
+def register_variant(
+    name: str, doc: str, family: Callable[..., nn.Module], /, **defaults: Any
+) -> partial:
+    """Register ``partial(family, **defaults)`` as ``name``, documented by ``doc``."""
+    variant = partial(family, **defaults)
+    variant.__name__, variant.__doc__ = name, doc
+    return register_model(variant, name)
 
 
 def get_model_builder(name: str) -> Callable[..., nn.Module]:

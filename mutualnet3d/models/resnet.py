@@ -14,8 +14,8 @@ import torch
 import torch.nn as nn
 
 from ..slim import ChannelRule, SlimBatchNorm2d, SlimConv2d, SlimLinear
-from .base import SlimClassifier, init_weights
-from .registry import register_model
+from .base import SlimNet, init_weights
+from .registry import register_variant
 
 __all__ = ["ResNet", "WideResNet", "resnet50", "wide_resnet28_10"]
 
@@ -58,7 +58,7 @@ class Bottleneck(nn.Module):
         return self.relu(out + identity)
 
 
-class ResNet(SlimClassifier):
+class ResNet(SlimNet):
     """Slimmable bottleneck ResNet for ImageNet.
 
     Args:
@@ -68,6 +68,8 @@ class ResNet(SlimClassifier):
         dropout_rate: dropout before the classifier.
         width_divisor: active channels of the 4x-wide dimensions are multiples of this
             (raised to a multiple of 4 so that the inner quarter stays whole).
+        crop_size: input size of the full configuration (states it; layers do not
+            depend on it).
     """
 
     head_name = "fc"
@@ -79,8 +81,10 @@ class ResNet(SlimClassifier):
         base_width: float = 1.0,
         dropout_rate: float = 0.0,
         width_divisor: int = 8,
+        *,
+        crop_size: int = 224,
     ) -> None:
-        super().__init__()
+        super().__init__(crop_size=crop_size)
         divisor = math.lcm(width_divisor, 4)
         wide = ChannelRule(divisor=divisor)
         narrow = ChannelRule(divisor=divisor, ratio=0.25)
@@ -136,7 +140,7 @@ class WideBasicBlock(nn.Module):
         return out + identity
 
 
-class WideResNet(SlimClassifier):
+class WideResNet(SlimNet):
     """Slimmable Wide ResNet for 32 px CIFAR images.
 
     Args:
@@ -145,6 +149,8 @@ class WideResNet(SlimClassifier):
         num_classes: classifier outputs.
         dropout_rate: dropout inside the blocks.
         width_divisor: active channels are multiples of this.
+        crop_size: input size of the full configuration (CIFAR: 32; states it, layers do
+            not depend on it).
     """
 
     head_name = "fc"
@@ -156,8 +162,10 @@ class WideResNet(SlimClassifier):
         num_classes: int = 10,
         dropout_rate: float = 0.0,
         width_divisor: int = 8,
+        *,
+        crop_size: int = 32,
     ) -> None:
-        super().__init__()
+        super().__init__(crop_size=crop_size)
         if (depth - 4) % 6:
             raise ValueError(f"WideResNet depth must be 6n + 4, got {depth}")
         blocks = (depth - 4) // 6
@@ -184,26 +192,18 @@ class WideResNet(SlimClassifier):
         return self.avgpool(self.relu(self.bn(x))).flatten(1)
 
 
-@register_model
-def resnet50(**kwargs) -> ResNet:
-    """ResNet-50 (ImageNet: 25.6M parameters, 4.09 GFLOPs at 224 px)."""
-    return ResNet((3, 4, 6, 3), **kwargs)
-
-
-@register_model
-def resnet_tiny(**kwargs) -> ResNet:
-    """A ResNet with one block per stage at 1/8 of the channels, for tests."""
-    kwargs.setdefault("base_width", 0.125)
-    return ResNet((1, 1, 1, 1), **kwargs)
-
-
-@register_model
-def wide_resnet28_10(**kwargs) -> WideResNet:
-    """WideResNet-28-10 (CIFAR: 36.5M parameters, 5.25 GFLOPs at 32 px)."""
-    return WideResNet(28, 10, **kwargs)
-
-
-@register_model
-def wide_resnet_tiny(**kwargs) -> WideResNet:
-    """WideResNet-10-1, for tests."""
-    return WideResNet(10, 1, **kwargs)
+resnet50 = register_variant(
+    "resnet50", "ResNet-50 (ImageNet: 25.6M parameters, 4.09 GFLOPs at 224 px).",
+    ResNet, layers=(3, 4, 6, 3),
+)
+resnet_tiny = register_variant(
+    "resnet_tiny", "A ResNet of one block per stage at 1/8 of the channels, 32 px, for tests.",
+    ResNet, layers=(1, 1, 1, 1), base_width=0.125, crop_size=32,
+)
+wide_resnet28_10 = register_variant(
+    "wide_resnet28_10", "WideResNet-28-10 (CIFAR: 36.5M parameters, 5.25 GFLOPs at 32 px).",
+    WideResNet, depth=28, widen_factor=10,
+)
+wide_resnet_tiny = register_variant(
+    "wide_resnet_tiny", "WideResNet-10-1, for tests.", WideResNet, depth=10, widen_factor=1
+)
