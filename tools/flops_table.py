@@ -6,8 +6,9 @@
         MUTUALNET.EVAL_WIDTHS "[0.25, 0.5, 0.75, 1.0]"
 
 The grid is MUTUALNET's evaluation grid (widths x spatial x temporal sizes). FLOPs are
-fvcore's multiply-adds for one clip (one view) at batch size 1: ``--ops all`` (default
-for video, PySlowFast's convention) or ``--ops conv_linear`` (the 2D papers').
+fvcore's multiply-adds for one clip (one view) at batch size 1 (a detector's: with one
+box): ``--ops all`` (default for video, PySlowFast's convention) or ``--ops conv_linear``
+(the 2D papers').
 """
 
 from __future__ import annotations
@@ -34,8 +35,9 @@ def main(argv: list[str] | None = None) -> None:
     cfg = load_config(args.cfg_files, args.opts)
     model = build_model(cfg).eval()
     widths, spatial, temporal = eval_grid(cfg)
-    ops = args.ops or ("conv_linear" if cfg.MODEL.ARCH == "2d" else "all")
-    rows = complexity_table(model, model.example_input, widths, spatial, temporal, ops=ops)
+    ops = args.ops or ("conv_linear" if model.input_kind == "image" else "all")
+    # example_args: the clip, and for a detector one whole-frame box per clip.
+    rows = complexity_table(model, model.example_args, widths, spatial, temporal, ops=ops)
     full = max(rows, key=lambda r: r.gflops).gflops
     table = [[r.width, r.spatial, r.temporal if r.temporal is not None else "-",
               f"{r.gflops:.4f}", f"{r.mparams:.3f}", f"{r.gflops / full:.3f}"] for r in rows]
