@@ -1,8 +1,10 @@
 """Configuration: an fvcore ``CfgNode`` with PySlowFast's keys plus ``MUTUALNET``.
 
-Used only at the edge (``tools/run_net.py``, ``build_model``): modules take explicit
-arguments. :func:`load_config` merges YAML files (with ``_BASE_``) and ``KEY VALUE``
-overrides, then validates. Nothing is frozen and validation never changes a value.
+Used only at the edge (``tools/run_net.py``, the engine's ``RunSpec``, ``build_model``):
+modules take explicit arguments. :func:`load_config` merges YAML files (with ``_BASE_``)
+and ``KEY VALUE`` overrides, then validates: every mistake that can be seen before
+training is refused there, with one line naming the keys and values. Nothing is frozen
+and validation never changes a value.
 """
 
 from __future__ import annotations
@@ -13,23 +15,25 @@ from typing import Any, Optional, Sequence, Union
 import yaml
 from fvcore.common.config import BASE_KEY, CfgNode
 
-from .data import add_data_config, ignored_settings, validate_data
-from .defaults import add_run_config, validate_run
-from .errors import ConfigError
+from .compat import check_fixed, ignored_settings
+from .data import add_data_config, validate_data
+from .defaults import add_run_config, check_process_layout, validate_run
+from .errors import ConfigError, ConfigWarning
 from .model import add_model_config, validate_model
 from .mutualnet import (
     add_mutualnet_config,
+    check_against_model,
     eval_grid,
     eval_widths,
-    full_frames,
     validate_mutualnet,
 )
 
 __all__ = [
     "ConfigError",
+    "ConfigWarning",
+    "check_process_layout",
     "eval_grid",
     "eval_widths",
-    "full_frames",
     "get_cfg",
     "ignored_settings",
     "load_config",
@@ -53,23 +57,32 @@ def get_cfg() -> CfgNode:
     return cfg
 
 
-def validate_cfg(cfg: CfgNode) -> None:
-    """Raise :class:`ConfigError` naming the first key that cannot work."""
+def validate_cfg(cfg: CfgNode, processes: Optional[int] = None) -> None:
+    """Raise :class:`ConfigError` naming the first key that cannot work.
+
+    Each node alone first, then the network (built on the meta device) and the sizes
+    against it; :class:`ConfigWarning` for evaluated sizes that were never trained.
+    ``processes``: see :func:`check_process_layout`.
+    """
     validate_mutualnet(cfg.MUTUALNET)
+    validate_run(cfg, processes)
     validate_data(cfg)
-    validate_model(cfg)
-    validate_run(cfg)
+    check_fixed(cfg)
+    check_against_model(cfg, validate_model(cfg))
 
 
 def load_config(
     cfg_files: Union[PathLike, Sequence[PathLike], None] = None,
     opts: Optional[Sequence[str]] = None,
+    *,
+    processes: Optional[int] = None,
 ) -> CfgNode:
     """Defaults, then each YAML file in order, then ``KEY VALUE`` overrides; validated.
 
     ``opts`` may start with ``--opts`` (PySlowFast's newer command line) or not (its
     older one). An unknown key raises :class:`ConfigError` naming the full key and the
-    file that sets it; a value of the wrong type names the key too.
+    file that sets it; a value of the wrong type names the key too. ``processes``: the
+    job's process count when the launcher decides it (see :func:`check_process_layout`).
     """
     cfg = get_cfg()
     if isinstance(cfg_files, (str, os.PathLike)):
@@ -88,7 +101,7 @@ def load_config(
         except _MERGE_ERRORS as error:
             raise ConfigError(f"{path}: {error}") from None
     _merge_overrides(cfg, list(opts or []))
-    validate_cfg(cfg)
+    validate_cfg(cfg, processes)
     return cfg
 
 

@@ -7,22 +7,13 @@ from __future__ import annotations
 
 from fvcore.common.config import CfgNode
 
-from .errors import ConfigError, check_whole
+from ..data import DATASETS
+from .errors import ConfigError, check_choice, check_whole, is_number
 
-__all__ = ["add_data_config", "ignored_settings", "validate_data"]
+__all__ = ["add_data_config", "validate_data"]
 
-# Keys read so that PySlowFast's files load unchanged, whose behaviour is not built:
-# another value than the default has no effect, which the run reports.
-NOT_BUILT = {
-    "DATA.TRAIN_JITTER_SCALES_RELATIVE": [],
-    "DATA.TRAIN_JITTER_ASPECT_RELATIVE": [],
-    "DATA.REVERSE_INPUT_CHANNEL": False,
-    "DETECTION.SPATIAL_SCALE_FACTOR": 16,
-    "DETECTION.ROI_XFORM_RESOLUTION": 7,
-    "AVA.BGR": False,
-    "AVA.TRAIN_USE_COLOR_AUGMENTATION": False,
-    "AVA.TEST_FORCE_FLIP": False,
-}
+#: the data sets whose clips are cut with PySlowFast's scale jitter and crops
+_CLIP_DATASETS = ("kinetics", "charades", "ava")
 
 
 def add_data_config(cfg: CfgNode) -> None:
@@ -97,42 +88,82 @@ def add_data_config(cfg: CfgNode) -> None:
     cfg.MOVING_DIGITS.SEED = 0  # the data set is a function of this seed
 
 
-def ignored_settings(cfg: CfgNode) -> list[str]:
-    """``KEY=value`` for each data key set to a value that has no effect here."""
-    ignored = []
-    for key, default in NOT_BUILT.items():
-        node, name = key.split(".")
-        if cfg[node][name] != default:
-            ignored.append(f"{key}={cfg[node][name]!r}")
-    return ignored
-
-
 def validate_data(cfg: CfgNode) -> None:
-    """Detection (boxes, RoI head) goes with the AVA data set and only with it; the
-    digits sets have one test view, of crops no larger than the frames."""
+    """Names, views and crops of the data sets, checked before any of them is built.
+
+    Detection (boxes, RoI head) goes with the AVA data set and only with it; crops must
+    fit the frames they are cut from in every split (the test split is read only after
+    training); the digits sets have one test view, of crops no larger than the frames.
+    """
+    data = cfg.DATA
     for key in ("TRAIN.DATASET", "TEST.DATASET"):
         node, name = key.split(".")
-        is_ava = cfg[node][name].lower() == "ava"
-        if is_ava != cfg.DETECTION.ENABLE:
+        dataset = cfg[node][name].lower()
+        check_choice(key, dataset, DATASETS)
+        if (dataset == "ava") != cfg.DETECTION.ENABLE:
             raise ConfigError(
                 f"{key} is {cfg[node][name]!r} but DETECTION.ENABLE is {cfg.DETECTION.ENABLE}: "
                 "detection (boxes, RoI head) goes with the ava data set and only with it"
             )
+    check_choice("DATA.ENSEMBLE_METHOD", data.ENSEMBLE_METHOD, ("sum", "max"))
+    check_whole("TEST.NUM_ENSEMBLE_VIEWS", cfg.TEST.NUM_ENSEMBLE_VIEWS, 1)
+    check_choice("TEST.NUM_SPATIAL_CROPS", cfg.TEST.NUM_SPATIAL_CROPS, (1, 3))
+    for key in ("MEAN", "STD"):
+        values = list(data[key])
+        if len(values) != 3 or not all(is_number(v) for v in values):
+            raise ConfigError(f"DATA.{key} must hold 3 numbers (RGB), got {values!r}")
+    if min(data.STD) <= 0:
+        raise ConfigError(f"DATA.STD must be > 0, got {list(data.STD)!r}")
     names = {cfg.TRAIN.DATASET.lower(), cfg.TEST.DATASET.lower()}
+    if names & set(_CLIP_DATASETS):
+        _validate_clip_crops(cfg)
     if "moving_digits" in names:
-        digits = cfg.MOVING_DIGITS
-        for key in ("NUM_TRAIN_CLIPS", "NUM_VAL_CLIPS", "SIZE"):
-            check_whole(f"MOVING_DIGITS.{key}", digits[key], 1)
-        for key in ("TRAIN_CROP_SIZE", "TEST_CROP_SIZE"):
-            if not 1 <= cfg.DATA[key] <= digits.SIZE:
-                raise ConfigError(
-                    f"DATA.{key} must be in [1, MOVING_DIGITS.SIZE={digits.SIZE}] for "
-                    f"moving_digits, got {cfg.DATA[key]!r}"
-                )
+        _validate_moving_digits(cfg)
     for name in names & {"moving_digits", "mnist_digits"}:
         if cfg.TEST.NUM_ENSEMBLE_VIEWS * cfg.TEST.NUM_SPATIAL_CROPS != 1:
             raise ConfigError(
                 f"{name} has one test view per clip: set TEST.NUM_ENSEMBLE_VIEWS and "
                 f"TEST.NUM_SPATIAL_CROPS to 1, got {cfg.TEST.NUM_ENSEMBLE_VIEWS} and "
                 f"{cfg.TEST.NUM_SPATIAL_CROPS}"
+            )
+
+
+def _validate_clip_crops(cfg: CfgNode) -> None:
+    """PySlowFast's spatial sampling: train/val crop from the short side scaled to
+    TRAIN_JITTER_SCALES[0] or more; 3 test crops cut TEST_CROP_SIZE's full short side,
+    1 test crop is centred in a short side of TRAIN_JITTER_SCALES[0] (AVA tests on the
+    whole frame scaled to TEST_CROP_SIZE)."""
+    data = cfg.DATA
+    for key in ("NUM_FRAMES", "SAMPLING_RATE"):
+        check_whole(f"DATA.{key}", data[key], 1)
+    scales = list(data.TRAIN_JITTER_SCALES)
+    if len(scales) != 2 or not all(isinstance(v, int) for v in scales) or not 0 < scales[0] <= scales[1]:
+        raise ConfigError(
+            f"DATA.TRAIN_JITTER_SCALES must be [min, max] whole numbers with 0 < min <= max, "
+            f"got {scales!r}"
+        )
+    if not 1 <= data.TRAIN_CROP_SIZE <= scales[0]:
+        raise ConfigError(
+            f"DATA.TRAIN_CROP_SIZE ({data.TRAIN_CROP_SIZE}) must be in [1, "
+            f"DATA.TRAIN_JITTER_SCALES[0] = {scales[0]}]: train and val crop from that short side"
+        )
+    check_whole("DATA.TEST_CROP_SIZE", data.TEST_CROP_SIZE, 1)
+    one_crop = cfg.TEST.NUM_SPATIAL_CROPS == 1 and cfg.TEST.DATASET.lower() != "ava"
+    if one_crop and data.TEST_CROP_SIZE > scales[0]:
+        raise ConfigError(
+            f"DATA.TEST_CROP_SIZE ({data.TEST_CROP_SIZE}) must be in [1, "
+            f"DATA.TRAIN_JITTER_SCALES[0] = {scales[0]}] with TEST.NUM_SPATIAL_CROPS 1: "
+            "the centre crop is cut from that short side"
+        )
+
+
+def _validate_moving_digits(cfg: CfgNode) -> None:
+    digits = cfg.MOVING_DIGITS
+    for key in ("NUM_TRAIN_CLIPS", "NUM_VAL_CLIPS", "SIZE"):
+        check_whole(f"MOVING_DIGITS.{key}", digits[key], 1)
+    for key in ("TRAIN_CROP_SIZE", "TEST_CROP_SIZE"):
+        if not 1 <= cfg.DATA[key] <= digits.SIZE:
+            raise ConfigError(
+                f"DATA.{key} must be in [1, MOVING_DIGITS.SIZE={digits.SIZE}] for "
+                f"moving_digits, got {cfg.DATA[key]!r}"
             )

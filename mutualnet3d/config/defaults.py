@@ -9,11 +9,24 @@ model keys in ``model.py`` and the MutualNet keys in ``mutualnet.py``.
 
 from __future__ import annotations
 
+from typing import Optional
+
 from fvcore.common.config import CfgNode
 
-from .errors import ConfigError, check_whole, is_number
+from .errors import ConfigError, check_choice, check_whole, is_number, lookup
 
-__all__ = ["add_run_config", "validate_run"]
+__all__ = [
+    "LR_POLICIES",
+    "OPTIMIZERS",
+    "add_run_config",
+    "check_process_layout",
+    "validate_run",
+]
+
+#: SOLVER.LR_POLICY values the engine's schedule implements
+LR_POLICIES = ("cosine", "steps_with_relative_lrs", "constant")
+#: SOLVER.OPTIMIZING_METHOD values the engine builds
+OPTIMIZERS = ("sgd", "adam", "adamw")
 
 
 def add_run_config(cfg: CfgNode) -> None:
@@ -82,8 +95,7 @@ def add_run_config(cfg: CfgNode) -> None:
     cfg.BN.NORM_TYPE = "batchnorm"  # batchnorm, sub_batchnorm, sync_batchnorm
     cfg.BN.NUM_SPLITS = 1  # sub_batchnorm: splits of the batch
     cfg.BN.NUM_SYNC_DEVICES = 1  # sync_batchnorm: devices sharing statistics
-    # Older PySlowFast files set it; the slim BN layers always use PyTorch's 0.1.
-    cfg.BN.MOMENTUM = 0.1
+    cfg.BN.MOMENTUM = 0.1  # older PySlowFast files set it (must be 0.1: compat.py)
 
     cfg.DATA_LOADER = CfgNode()
     cfg.DATA_LOADER.NUM_WORKERS = 8  # loader processes per training process
@@ -96,8 +108,12 @@ def add_run_config(cfg: CfgNode) -> None:
     cfg.TENSORBOARD.LOG_DIR = ""  # under OUTPUT_DIR ("": runs-<TRAIN.DATASET>)
 
 
-def validate_run(cfg: CfgNode) -> None:
-    """Check the process layout and the keys whose defaults (None) take any type."""
+def validate_run(cfg: CfgNode, processes: Optional[int] = None) -> None:
+    """Check the process layout, the schedule and the solver's choices.
+
+    ``processes``: the job's process count when something else than the config decides
+    it (see :func:`check_process_layout`).
+    """
     check_whole("NUM_GPUS", cfg.NUM_GPUS, 0)
     check_whole("NUM_SHARDS", cfg.NUM_SHARDS, 1)
     if not 0 <= cfg.SHARD_ID < cfg.NUM_SHARDS:
@@ -105,25 +121,55 @@ def validate_run(cfg: CfgNode) -> None:
             f"SHARD_ID must be in [0, NUM_SHARDS), got SHARD_ID={cfg.SHARD_ID}, "
             f"NUM_SHARDS={cfg.NUM_SHARDS}"
         )
-    # Each process loads BATCH_SIZE / processes clips; a remainder would be lost.
-    processes = max(1, cfg.NUM_GPUS) * cfg.NUM_SHARDS
+    check_process_layout(cfg, processes)
+    for key in ("LOG_PERIOD", "TRAIN.CHECKPOINT_PERIOD", "BN.NUM_BATCHES_PRECISE"):
+        check_whole(key, lookup(cfg, key), 1)
+    check_whole("TRAIN.EVAL_PERIOD (0: never)", cfg.TRAIN.EVAL_PERIOD, 0)
+    _validate_solver(cfg.SOLVER)
+
+
+def check_process_layout(cfg: CfgNode, processes: Optional[int] = None) -> None:
+    """Each process loads BATCH_SIZE / processes clips: refuse a remainder, it would be lost.
+
+    ``processes`` defaults to PySlowFast's ``max(1, NUM_GPUS) x NUM_SHARDS``; torchrun's
+    WORLD_SIZE or ``tools/run_net.py --num_procs`` decide it otherwise.
+    """
+    layout = "max(1, NUM_GPUS) x NUM_SHARDS"
+    if processes is None:
+        processes = max(1, cfg.NUM_GPUS) * cfg.NUM_SHARDS
+    else:
+        layout = "the launcher's world size"
     for key in ("TRAIN.BATCH_SIZE", "TEST.BATCH_SIZE"):
-        node, name = key.split(".")
-        size = cfg[node][name]
+        size = lookup(cfg, key)
         check_whole(key, size, 1)
         if size % processes:
             raise ConfigError(
                 f"{key} ({size}) must be divisible by the number of processes "
-                f"(max(1, NUM_GPUS) x NUM_SHARDS = {processes})"
+                f"({layout} = {processes})"
             )
-    if cfg.BN.MOMENTUM != 0.1:  # accepted for old PySlowFast files, not built
+
+
+def _validate_solver(solver: CfgNode) -> None:
+    check_choice("SOLVER.LR_POLICY", solver.LR_POLICY, LR_POLICIES)
+    check_choice("SOLVER.OPTIMIZING_METHOD", solver.OPTIMIZING_METHOD, OPTIMIZERS)
+    check_whole("SOLVER.MAX_EPOCH", solver.MAX_EPOCH, 1)
+    warmup = solver.WARMUP_EPOCHS
+    if not (is_number(warmup) and 0 <= warmup < solver.MAX_EPOCH):
         raise ConfigError(
-            f"BN.MOMENTUM must be 0.1 (the slim BN layers' momentum), "
-            f"got {cfg.BN.MOMENTUM!r}"
+            f"SOLVER.WARMUP_EPOCHS must be in [0, SOLVER.MAX_EPOCH={solver.MAX_EPOCH}), "
+            f"got {warmup!r}"
         )
+    if solver.LR_POLICY == "steps_with_relative_lrs":
+        steps, rates = list(solver.STEPS), list(solver.LRS)
+        # PySlowFast's rule: LRS[i] holds from epoch STEPS[i] on, so STEPS starts at 0.
+        if not steps or steps[0] != 0 or steps != sorted(set(steps)) or len(rates) != len(steps):
+            raise ConfigError(
+                "SOLVER.STEPS must start at 0 and increase, with one SOLVER.LRS entry per "
+                f"step, for steps_with_relative_lrs; got STEPS={steps}, LRS={rates}"
+            )
     # yacs checks types against the default, and a None default accepts anything.
     for name in ("CLIP_GRAD_VAL", "CLIP_GRAD_L2NORM"):
-        value = cfg.SOLVER[name]
+        value = solver[name]
         if value is not None and not (is_number(value) and value > 0):
             raise ConfigError(
                 f"SOLVER.{name} must be None (off) or a number > 0, got {value!r}"

@@ -2,26 +2,34 @@
 
 The network itself is chosen by ``MODEL.MODEL_NAME`` (a registered builder); the other
 keys are PySlowFast's, with its default values. Some exist only so that PySlowFast's
-YAML files load (they set them at their defaults); :func:`validate_model` refuses the
-values that would ask for a network this library does not build.
+YAML files load (they set them at their defaults): :mod:`.compat` refuses the values
+that would ask for a network this library does not build. :func:`validate_model`
+builds the network on the meta device, so that whatever it cannot be built from is
+refused at load, and returns its facts (pathways, full configuration), which the rest
+of the validation checks the config against.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 from fvcore.common.config import CfgNode
 
-from .errors import ConfigError, is_number
+from ..models import ModelFacts, describe_model, get_model_builder, model_kwargs
+from .errors import ConfigError, check_choice, is_number
 
-__all__ = ["add_model_config", "validate_model"]
+__all__ = ["LOSSES", "add_model_config", "validate_model"]
+
+#: MODEL.LOSS_FUNC values the engine builds; the multi-label ones take multi-hot targets
+LOSSES = ("cross_entropy", "bce", "bce_logit")
+_MULTI_LABEL_LOSSES = ("bce", "bce_logit")
+# What a builder raises for arguments it cannot build a network from.
+_BUILD_ERRORS = (TypeError, ValueError, AssertionError, RuntimeError, ZeroDivisionError)
 
 
 def add_model_config(cfg: CfgNode) -> None:
     """Add the MODEL, RESNET, NONLOCAL, SLOWFAST and X3D nodes."""
     cfg.MODEL = CfgNode()
     cfg.MODEL.ARCH = "slowfast"  # family: 2d, c2d, i3d, slow, slowfast, x3d
-    cfg.MODEL.MODEL_NAME = "SlowFast"  # registered builder (models.list_models())
+    cfg.MODEL.MODEL_NAME = "slowfast_r50"  # registered builder (models.list_models())
     cfg.MODEL.NUM_CLASSES = 400  # classifier outputs
     cfg.MODEL.LOSS_FUNC = "cross_entropy"  # cross_entropy, bce, bce_logit
     cfg.MODEL.LABEL_SMOOTHING = 0.0  # not PySlowFast's: smoothing of the label loss
@@ -68,44 +76,74 @@ def add_model_config(cfg: CfgNode) -> None:
     cfg.X3D.CHANNELWISE_3x3x3 = True  # depthwise 3x3x3 convs
 
 
-# Keys accepted only at the value the builders implement: (key, allowed, why).
-_FIXED: list[tuple[str, tuple[Any, ...], str]] = [
-    (
-        "RESNET.TRANS_FUNC",
-        ("bottleneck_transform", "x3d_transform"),
-        "only bottleneck (ResNet) and x3d blocks are built",
-    ),
-    ("RESNET.STRIDE_1X1", (False,), "the stride is on the 3x3 conv, as PyTorchVideo"),
-    ("X3D.SCALE_RES2", (False,), "X3D is built as PyTorchVideo's create_x3d"),
-    ("X3D.BN_LIN5", (False,), "X3D is built as PyTorchVideo's create_x3d"),
-    ("X3D.CHANNELWISE_3x3x3", (True,), "X3D is built as PyTorchVideo's create_x3d"),
-]
+def validate_model(cfg: CfgNode) -> ModelFacts:
+    """Refuse model settings that cannot be built; returns the network's facts.
 
-
-def _flatten(value: Any) -> list[Any]:
-    if isinstance(value, (list, tuple)):
-        return [leaf for item in value for leaf in _flatten(item)]
-    return [value]
-
-
-def validate_model(cfg: CfgNode) -> None:
-    """Refuse model settings that cannot be built; messages name the key."""
-    known = list(cfg.MODEL.SINGLE_PATHWAY_ARCH) + list(cfg.MODEL.MULTI_PATHWAY_ARCH)
-    if cfg.MODEL.ARCH not in known:
-        raise ConfigError(f"MODEL.ARCH must be one of {known}, got {cfg.MODEL.ARCH!r}")
+    The name must be registered, the builder must accept what the config gives it, and
+    MODEL.ARCH must agree with the network (images for "2d"; two pathways for the
+    MULTI_PATHWAY_ARCH families). Messages name the keys.
+    """
+    model = cfg.MODEL
+    known = list(model.SINGLE_PATHWAY_ARCH) + list(model.MULTI_PATHWAY_ARCH)
+    check_choice("MODEL.ARCH", model.ARCH, known)
     for name in ("DROPOUT_RATE", "LABEL_SMOOTHING"):
-        value = cfg.MODEL[name]
+        value = model[name]
         if not (is_number(value) and 0 <= value < 1):
             raise ConfigError(f"MODEL.{name} must be in [0, 1), got {value!r}")
-    for key, allowed, why in _FIXED:
-        node, name = key.split(".")
-        if cfg[node][name] not in allowed:
-            raise ConfigError(
-                f"{key} must be one of {list(allowed)} ({why}), got {cfg[node][name]!r}"
-            )
-    # A silently dropped non-local block would change the network, so refuse it.
-    if _flatten(cfg.NONLOCAL.LOCATION):
+    _validate_loss(cfg)
+    try:
+        get_model_builder(model.MODEL_NAME)
+    except KeyError as error:
+        raise ConfigError(f"MODEL.MODEL_NAME: {error.args[0]}") from None
+    kwargs = model_kwargs(cfg)
+    try:
+        facts = describe_model(model.MODEL_NAME, kwargs)
+    except _BUILD_ERRORS as error:
         raise ConfigError(
-            "NONLOCAL.LOCATION must hold no blocks (non-local blocks are not "
-            f"implemented), got {cfg.NONLOCAL.LOCATION!r}"
+            f"MODEL.MODEL_NAME {model.MODEL_NAME!r} cannot be built with {kwargs}: "
+            f"{type(error).__name__}: {error}"
+        ) from None
+    _check_facts(cfg, facts)
+    return facts
+
+
+def _validate_loss(cfg: CfgNode) -> None:
+    model = cfg.MODEL
+    check_choice("MODEL.LOSS_FUNC", model.LOSS_FUNC, LOSSES)
+    multi_label = cfg.DATA.MULTI_LABEL or cfg.DETECTION.ENABLE
+    if multi_label != (model.LOSS_FUNC in _MULTI_LABEL_LOSSES):
+        targets = "multi-hot targets" if multi_label else "one label per clip"
+        raise ConfigError(
+            f"MODEL.LOSS_FUNC {model.LOSS_FUNC!r} does not fit {targets} (DATA.MULTI_LABEL "
+            f"{cfg.DATA.MULTI_LABEL}, DETECTION.ENABLE {cfg.DETECTION.ENABLE}): use "
+            f"{'bce_logit or bce' if multi_label else 'cross_entropy'}"
+        )
+    if model.LABEL_SMOOTHING and model.LOSS_FUNC != "cross_entropy":
+        raise ConfigError(
+            f"MODEL.LABEL_SMOOTHING ({model.LABEL_SMOOTHING}) smooths cross_entropy only, "
+            f"but MODEL.LOSS_FUNC is {model.LOSS_FUNC!r}"
+        )
+
+
+def _check_facts(cfg: CfgNode, facts: ModelFacts) -> None:
+    """MODEL.ARCH and DATA.INPUT_CHANNEL_NUM agree with the network; it gets frames."""
+    model = cfg.MODEL
+    image = facts.input_kind == "image"
+    two = facts.num_pathways == 2
+    if (model.ARCH == "2d") != image or (model.ARCH in model.MULTI_PATHWAY_ARCH) != two:
+        takes = "images" if image else f"video in {facts.num_pathways} pathway(s)"
+        raise ConfigError(
+            f"MODEL.ARCH {model.ARCH!r} does not match MODEL.MODEL_NAME "
+            f"{model.MODEL_NAME!r}, which takes {takes}"
+        )
+    if facts.full.temporal == 0:
+        raise ConfigError(
+            f"DATA.NUM_FRAMES {cfg.DATA.NUM_FRAMES} gives the Slow pathway no frame "
+            f"(DATA.NUM_FRAMES // SLOWFAST.ALPHA {facts.alpha} = 0)"
+        )
+    channels = list(cfg.DATA.INPUT_CHANNEL_NUM)
+    if channels != [3] * facts.num_pathways:
+        raise ConfigError(
+            f"DATA.INPUT_CHANNEL_NUM must be {[3] * facts.num_pathways} (RGB for each of "
+            f"{model.MODEL_NAME}'s pathways), got {channels!r}"
         )

@@ -1,0 +1,88 @@
+"""PySlowFast's keys that this library reads but does not build as PySlowFast does.
+
+Every other key of the defaults is built: a builder or the engine reads it. The keys
+here exist so that PySlowFast's YAML files load unchanged, and each says what happens
+to it:
+
+* :data:`FIXED`: accepted only at the values that are built; any other value is
+  refused at load, because the network or the run would silently differ;
+* :data:`NOT_BUILT`: accepted at any value, with no effect; a run names each one set
+  to another value than its default (:func:`ignored_settings`), in a warning.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+from fvcore.common.config import CfgNode
+
+from .errors import ConfigError, lookup
+
+__all__ = ["FIXED", "NOT_BUILT", "check_fixed", "ignored_settings"]
+
+
+class Fixed(NamedTuple):
+    key: str
+    allowed: tuple[Any, ...]
+    why: str
+
+
+FIXED: tuple[Fixed, ...] = (
+    Fixed(
+        "RESNET.TRANS_FUNC",
+        ("bottleneck_transform", "x3d_transform"),
+        "only bottleneck (ResNet) and x3d blocks are built",
+    ),
+    Fixed("RESNET.STRIDE_1X1", (False,), "the stride is on the 3x3 conv, as PyTorchVideo"),
+    Fixed("X3D.SCALE_RES2", (False,), "X3D is built as PyTorchVideo's create_x3d"),
+    Fixed("X3D.BN_LIN5", (False,), "X3D is built as PyTorchVideo's create_x3d"),
+    Fixed("X3D.CHANNELWISE_3x3x3", (True,), "X3D is built as PyTorchVideo's create_x3d"),
+    # Older PySlowFast files set it; the slim BN layers always use PyTorch's 0.1.
+    Fixed("BN.MOMENTUM", (0.1,), "the slim BN layers' momentum"),
+    # torch's convert_sync_batchnorm would replace the slimmable BN layers by plain
+    # full-width ones, silently breaking every sub-network.
+    Fixed("BN.NORM_TYPE", ("batchnorm",), "only the slimmable batch norm is built"),
+    Fixed("DATA.DECODING_BACKEND", ("pyav",), "videos are decoded with PyAV"),
+)
+
+#: key -> default: read so that PySlowFast's files load, behaviour not built.
+NOT_BUILT: dict[str, Any] = {
+    "DATA.TRAIN_JITTER_SCALES_RELATIVE": [],
+    "DATA.TRAIN_JITTER_ASPECT_RELATIVE": [],
+    "DATA.REVERSE_INPUT_CHANNEL": False,
+    "DETECTION.SPATIAL_SCALE_FACTOR": 16,
+    "DETECTION.ROI_XFORM_RESOLUTION": 7,
+    "AVA.BGR": False,
+    "AVA.TRAIN_USE_COLOR_AUGMENTATION": False,
+    "AVA.TEST_FORCE_FLIP": False,
+}
+
+
+def _flatten(value: Any) -> list[Any]:
+    if isinstance(value, (list, tuple)):
+        return [leaf for item in value for leaf in _flatten(item)]
+    return [value]
+
+
+def check_fixed(cfg: CfgNode) -> None:
+    """Refuse a :data:`FIXED` key at a value that is not built, and non-local blocks."""
+    for key, allowed, why in FIXED:
+        if lookup(cfg, key) not in allowed:
+            raise ConfigError(
+                f"{key} must be one of {list(allowed)} ({why}), got {lookup(cfg, key)!r}"
+            )
+    # A silently dropped non-local block would change the network, so refuse it.
+    if _flatten(cfg.NONLOCAL.LOCATION):
+        raise ConfigError(
+            "NONLOCAL.LOCATION must hold no blocks (non-local blocks are not "
+            f"implemented), got {cfg.NONLOCAL.LOCATION!r}"
+        )
+
+
+def ignored_settings(cfg: CfgNode) -> list[str]:
+    """``KEY=value`` for each :data:`NOT_BUILT` key set to another value than its default."""
+    return [
+        f"{key}={lookup(cfg, key)!r}"
+        for key, default in NOT_BUILT.items()
+        if lookup(cfg, key) != default
+    ]
