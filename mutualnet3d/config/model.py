@@ -126,7 +126,8 @@ def _validate_loss(cfg: CfgNode) -> None:
 
 
 def _check_facts(cfg: CfgNode, facts: ModelFacts) -> None:
-    """MODEL.ARCH and DATA.INPUT_CHANNEL_NUM agree with the network; it gets frames."""
+    """MODEL.ARCH, DETECTION.ENABLE and DATA.INPUT_CHANNEL_NUM agree with the network,
+    and its Slow pathway gets frames."""
     model = cfg.MODEL
     image = facts.input_kind == "image"
     two = facts.num_pathways == 2
@@ -135,6 +136,12 @@ def _check_facts(cfg: CfgNode, facts: ModelFacts) -> None:
         raise ConfigError(
             f"MODEL.ARCH {model.ARCH!r} does not match MODEL.MODEL_NAME "
             f"{model.MODEL_NAME!r}, which takes {takes}"
+        )
+    if cfg.DETECTION.ENABLE != facts.detects:
+        raise ConfigError(
+            f"DETECTION.ENABLE is {cfg.DETECTION.ENABLE} but MODEL.MODEL_NAME "
+            f"{model.MODEL_NAME!r} {'detects' if facts.detects else 'does not detect'}: "
+            "detection (AVA) takes a network with an RoI head (the *_detection models)"
         )
     if facts.full.temporal == 0:
         raise ConfigError(
