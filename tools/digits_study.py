@@ -36,7 +36,7 @@ from typing import Any, Optional
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from mutualnet3d.engine.search import (  # noqa: E402
+from mutualnet3d.evaluation.search import (  # noqa: E402
     ConfigResult, pareto_front, read_table, select_config,
 )
 

@@ -39,7 +39,7 @@ class Ava(VideoDataset):
     * ``boxes``: float (K, 4) ``x1, y1, x2, y2`` in pixels of the returned clip, clipped
       to it (what the models' ``VideoDetector`` pools);
     * ``ori_boxes``: float (K, 4) the same boxes as read, normalised to [0, 1] (what the
-      evaluation writes, :func:`~mutualnet3d.engine.ava_eval.detections_from_predictions`);
+      evaluation writes, :func:`~mutualnet3d.evaluation.ava.detections_from_predictions`);
     * ``labels``: float (K, num_classes) multi-hot; action id ``a`` is column ``a - 1``;
       ``num_classes`` is the label map's largest id (80 for AVA v2.2, of which the 60
       listed are evaluated; training uses all 80, as PySlowFast);

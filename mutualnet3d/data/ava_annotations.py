@@ -11,7 +11,7 @@ Layout (PySlowFast's ``slowfast/datasets/DATASET.md``):
 * label map: a pbtxt of the action classes (:func:`read_labelmap`).
 
 The data set (:mod:`~mutualnet3d.data.ava`) and the evaluation
-(:mod:`mutualnet3d.engine.ava_eval`) both read the label map from here.
+(:mod:`mutualnet3d.evaluation.ava`) both read the label map from here.
 """
 
 from __future__ import annotations

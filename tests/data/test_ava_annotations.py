@@ -56,13 +56,6 @@ def test_read_labelmap(ava: AvaFolder, tmp_path: Path) -> None:
     ]
 
 
-
-def test_the_evaluation_reads_the_label_map_of_the_data_package() -> None:
-    from mutualnet3d.engine import ava_eval
-
-    assert ava_eval.read_labelmap is read_labelmap
-
-
 @pytest.mark.parametrize(
     "text, match",
     [

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from mutualnet3d.engine.search import (
+from mutualnet3d.evaluation.search import (
     ConfigResult,
     pareto_front,
     plot_tables,
@@ -25,7 +25,13 @@ RESULTS = [
 
 def test_pareto_front_increases_in_cost_and_accuracy():
     front = pareto_front(RESULTS)
-    assert [(r.gflops, r.metric) for r in front] == [(2.7, 50.0), (6.7, 60.0), (7.3, 64.0), (26.0, 73.0), (40.0, 75.0)]
+    assert [(r.gflops, r.metric) for r in front] == [
+        (2.7, 50.0),
+        (6.7, 60.0),
+        (7.3, 64.0),
+        (26.0, 73.0),
+        (40.0, 75.0),
+    ]
 
 
 @pytest.mark.parametrize(
@@ -40,7 +46,10 @@ def test_select_config_under_budget(budget, expected):
 
 def test_tables_and_plot_are_written(tmp_path):
     paths = write_tables(RESULTS, str(tmp_path))
-    assert paths["search_table"].read_text().splitlines()[0] == "width,spatial,temporal,gflops,mparams,top1,top5"
+    assert (
+        paths["search_table"].read_text().splitlines()[0]
+        == "width,spatial,temporal,gflops,mparams,top1,top5"
+    )
     assert len(paths["query_table"].read_text().splitlines()) == 1 + 5
     data = json.loads((tmp_path / "query_table.json").read_text())
     assert data["metric"] == "top1" and data["configurations"][0]["top1"] == 50.0

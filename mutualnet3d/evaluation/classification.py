@@ -1,11 +1,22 @@
-"""Metrics over a whole data set's predictions (numpy, CPU)."""
+"""Classification metrics: top-k hits of a batch, Charades' mAP over a data set."""
 
 from __future__ import annotations
 
-import numpy as np
-from sklearn.metrics import average_precision_score
+from typing import Sequence
 
-__all__ = ["mean_average_precision"]
+import numpy as np
+import torch
+
+__all__ = ["mean_average_precision", "top_k_correct"]
+
+
+def top_k_correct(
+    logits: torch.Tensor, labels: torch.Tensor, ks: Sequence[int] = (1, 5)
+) -> list[int]:
+    """How many rows have their label among the top-k scores, for each k."""
+    k = min(max(ks), logits.shape[1])
+    hits = logits.topk(k, dim=1).indices.eq(labels.view(-1, 1))
+    return [int(hits[:, : min(kk, k)].any(dim=1).sum()) for kk in ks]
 
 
 def mean_average_precision(scores: np.ndarray, labels: np.ndarray) -> float:
@@ -32,6 +43,9 @@ def mean_average_precision(scores: np.ndarray, labels: np.ndarray) -> float:
         raise ValueError("labels must be multi-hot: every entry 0 or 1")
     if not np.isfinite(scores).all():
         raise ValueError("scores must be finite")
+    # Imported here: scikit-learn takes seconds to import and most runs never need it.
+    from sklearn.metrics import average_precision_score
+
     present = np.flatnonzero(labels.sum(axis=0) > 0)
     if present.size == 0:
         raise ValueError(

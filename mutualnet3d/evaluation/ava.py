@@ -209,6 +209,50 @@ def _voc_average_precision(tp: np.ndarray, num_groundtruth: int) -> float:
     return float(np.sum((recall[steps] - recall[steps - 1]) * precision[steps]))
 
 
+def _by_class(
+    table: BoxTable, class_ids: Sequence[int], excluded: set[str]
+) -> dict[int, dict[str, list[int]]]:
+    """class -> key -> positions in the key's lists (kept in the table's order)."""
+    index: dict[int, dict[str, list[int]]] = {c: defaultdict(list) for c in class_ids}
+    for key, labels in table.labels.items():
+        if key in excluded:
+            continue
+        for position, label in enumerate(labels):
+            if label in index:
+                index[label][key].append(position)
+    return index
+
+
+def _key_true_positives(
+    groundtruth: BoxTable,
+    detections: BoxTable,
+    key: str,
+    gt_positions: Sequence[int],
+    positions: Sequence[int],
+    iou_threshold: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """One class's detections at one key, valid ones by decreasing score: (scores, hits).
+
+    Each goes to the groundtruth box it overlaps most: a hit when that IoU reaches the
+    threshold and the box is not matched yet (no fall-back to a second-best box).
+    """
+    boxes = np.asarray([detections.boxes[key][p] for p in positions], dtype=np.float64)
+    scores = np.asarray([detections.scores[key][p] for p in positions], dtype=np.float64)
+    valid = (boxes[:, 0] < boxes[:, 2]) & (boxes[:, 1] < boxes[:, 3])
+    boxes, scores = boxes[valid], scores[valid]
+    order = np.argsort(-scores, kind="stable")
+    boxes, scores = boxes[order], scores[order]
+    tp = np.zeros(len(scores), dtype=bool)
+    if gt_positions and len(scores):
+        gt_boxes = np.asarray([groundtruth.boxes[key][p] for p in gt_positions], dtype=np.float64)
+        iou = _iou(boxes, gt_boxes)
+        matched = np.zeros(len(gt_positions), dtype=bool)
+        for i, g in enumerate(iou.argmax(axis=1)):
+            if iou[i, g] >= iou_threshold and not matched[g]:
+                tp[i] = matched[g] = True
+    return scores, tp
+
+
 def evaluate(
     groundtruth: BoxTable,
     detections: BoxTable,
@@ -234,20 +278,8 @@ def evaluate(
     """
     excluded = excluded_keys or set()
     class_ids = [int(c["id"]) for c in categories]
-    wanted = set(class_ids)
-
-    def by_class(table: BoxTable) -> dict[int, dict[str, list[int]]]:
-        # class -> key -> positions in the key's lists (kept in the table's order)
-        index: dict[int, dict[str, list[int]]] = {c: defaultdict(list) for c in class_ids}
-        for key, labels in table.labels.items():
-            if key in excluded:
-                continue
-            for position, label in enumerate(labels):
-                if label in wanted:
-                    index[label][key].append(position)
-        return index
-
-    gt_index, det_index = by_class(groundtruth), by_class(detections)
+    gt_index = _by_class(groundtruth, class_ids, excluded)
+    det_index = _by_class(detections, class_ids, excluded)
     per_class: dict[int, float] = {}
     num_groundtruth: dict[int, int] = {}
     for class_id in class_ids:
@@ -257,35 +289,16 @@ def evaluate(
         if num_gt == 0:
             per_class[class_id] = float("nan")
             continue
-        all_scores: list[np.ndarray] = []
-        all_tp: list[np.ndarray] = []
-        for key, positions in det_index[class_id].items():
-            boxes = np.asarray([detections.boxes[key][p] for p in positions], dtype=np.float64)
-            scores = np.asarray([detections.scores[key][p] for p in positions], dtype=np.float64)
-            valid = (boxes[:, 0] < boxes[:, 2]) & (boxes[:, 1] < boxes[:, 3])
-            boxes, scores = boxes[valid], scores[valid]
-            order = np.argsort(-scores, kind="stable")
-            boxes, scores = boxes[order], scores[order]
-            tp = np.zeros(len(scores), dtype=bool)
-            gt_positions = gt_keys.get(key, [])
-            if gt_positions and len(scores):
-                gt_boxes = np.asarray(
-                    [groundtruth.boxes[key][p] for p in gt_positions], dtype=np.float64
-                )
-                iou = _iou(boxes, gt_boxes)
-                best = iou.argmax(axis=1)
-                matched = np.zeros(len(gt_positions), dtype=bool)
-                for i, g in enumerate(best):
-                    if iou[i, g] >= iou_threshold and not matched[g]:
-                        tp[i] = matched[g] = True
-            all_scores.append(scores)
-            all_tp.append(tp)
-        if all_scores:
-            scores = np.concatenate(all_scores)
-            order = np.argsort(-scores, kind="stable")
-            tp = np.concatenate(all_tp)[order]
-        else:
-            tp = np.zeros(0, dtype=bool)
+        ranked = [
+            _key_true_positives(
+                groundtruth, detections, key, gt_keys.get(key, []), positions, iou_threshold
+            )
+            for key, positions in det_index[class_id].items()
+        ]
+        tp = np.zeros(0, dtype=bool)
+        if ranked:
+            scores = np.concatenate([scores for scores, _ in ranked])
+            tp = np.concatenate([hits for _, hits in ranked])[np.argsort(-scores, kind="stable")]
         per_class[class_id] = _voc_average_precision(tp, num_gt)
     aps = [ap for ap in per_class.values() if not np.isnan(ap)]
     mean_ap = float(np.mean(aps)) if aps else float("nan")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mutualnet3d.engine.metrics import mean_average_precision
+from mutualnet3d.evaluation.classification import mean_average_precision
 
 
 def manual_average_precision(labels: np.ndarray, scores: np.ndarray) -> float:

@@ -16,7 +16,12 @@ from typing import Optional, Sequence
 import simplejson
 
 __all__ = [
-    "ConfigResult", "format_table", "pareto_front", "plot_tables", "read_table", "select_config",
+    "ConfigResult",
+    "format_table",
+    "pareto_front",
+    "plot_tables",
+    "read_table",
+    "select_config",
     "write_tables",
 ]
 
@@ -64,15 +69,21 @@ def select_config(table: Sequence[ConfigResult], budget_gflops: float) -> Option
 def format_table(rows: Sequence[ConfigResult], metric_name: str = "top1") -> str:
     """``rows`` as aligned text: width, spatial, temporal, GFLOPs, x of the costliest, metric."""
     most = max((r.gflops for r in rows), default=0.0) or 1.0
-    lines = [f"{'width':>6} {'spatial':>7} {'frames':>6} {'GFLOPs':>10} {'x cost':>7} {metric_name:>7}"]
+    lines = [
+        f"{'width':>6} {'spatial':>7} {'frames':>6} {'GFLOPs':>10} {'x cost':>7} {metric_name:>7}"
+    ]
     for r in rows:
         frames = "-" if r.temporal is None else str(r.temporal)
-        lines.append(f"{r.width:>6.3f} {r.spatial:>7d} {frames:>6} {r.gflops:>10.4g} "
-                     f"{r.gflops / most:>7.3f} {r.metric:>7.2f}")
+        lines.append(
+            f"{r.width:>6.3f} {r.spatial:>7d} {frames:>6} {r.gflops:>10.4g} "
+            f"{r.gflops / most:>7.3f} {r.metric:>7.2f}"
+        )
     return "\n".join(lines)
 
 
-def write_tables(results: Sequence[ConfigResult], output_dir: str, metric_name: str = "top1") -> dict[str, Path]:
+def write_tables(
+    results: Sequence[ConfigResult], output_dir: str, metric_name: str = "top1"
+) -> dict[str, Path]:
     """``search_table.{csv,json}`` (every configuration) and ``query_table.{csv,json}``."""
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -99,14 +110,21 @@ def read_table(path: str) -> list[ConfigResult]:
     metric = data["metric"]
     return [
         ConfigResult(
-            r["width"], r["spatial"], r["temporal"], r["gflops"], r["mparams"], r[metric], r.get("top5")
+            r["width"],
+            r["spatial"],
+            r["temporal"],
+            r["gflops"],
+            r["mparams"],
+            r[metric],
+            r.get("top5"),
         )
         for r in data["configurations"]
     ]
 
 
-def plot_tables(results: Sequence[ConfigResult], path: str, metric_name: str = "top-1 (%)",
-                title: str = "") -> Path:
+def plot_tables(
+    results: Sequence[ConfigResult], path: str, metric_name: str = "top-1 (%)", title: str = ""
+) -> Path:
     """Accuracy vs GFLOPs: every configuration (dots) and the query table (line)."""
     import matplotlib
 
@@ -115,12 +133,25 @@ def plot_tables(results: Sequence[ConfigResult], path: str, metric_name: str = "
 
     front = pareto_front(results)
     fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
-    ax.scatter([r.gflops for r in results], [r.metric for r in results], s=12, c="0.6",
-               label="all configurations")
-    ax.plot([r.gflops for r in front], [r.metric for r in front], "o-", c="C3", ms=4,
-            label="query table (Pareto front)")
+    ax.scatter(
+        [r.gflops for r in results],
+        [r.metric for r in results],
+        s=12,
+        c="0.6",
+        label="all configurations",
+    )
+    ax.plot(
+        [r.gflops for r in front],
+        [r.metric for r in front],
+        "o-",
+        c="C3",
+        ms=4,
+        label="query table (Pareto front)",
+    )
     for r in (front[0], front[-1]):
-        ax.annotate(r.name, (r.gflops, r.metric), fontsize=7, xytext=(4, -10), textcoords="offset points")
+        ax.annotate(
+            r.name, (r.gflops, r.metric), fontsize=7, xytext=(4, -10), textcoords="offset points"
+        )
     ax.set_xscale("log")
     ax.set_xlabel("GFLOPs per clip (log scale)")
     ax.set_ylabel(metric_name)
