@@ -31,10 +31,11 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from mutualnet3d.engine.evaluate import evaluate_configs
-from mutualnet3d.engine.mutual import distillation_loss, mutual_step, resize_input
+from mutualnet3d.engine.forward import resize_input
+from mutualnet3d.engine.mutual import distillation_loss, mutual_step
 from mutualnet3d.engine.sampling import ConfigSampler, SubnetConfig
 from mutualnet3d.models import get_model_builder
-from mutualnet3d.slim import export_subnet, set_width, stats_key
+from mutualnet3d.slim import export_subnet, set_width
 
 
 def _setup(args):
@@ -48,7 +49,8 @@ def _setup(args):
     frames = model.num_frames
     temporal = sorted({frames, max(1, round(frames * 0.63)), max(1, round(frames * 0.4))}, reverse=True)
     spatial = [args.size, round(args.size * 0.8), round(args.size * 0.63)]
-    configs = ConfigSampler((0.63, 1.0), spatial, temporal, num_random=2, seed=0).sample(1)
+    full = SubnetConfig(1.0, args.size, temporal[0])
+    configs = ConfigSampler(full, 0.63, spatial, temporal, num_random=2, seed=0).sample(1)
     return device, model, x, labels, configs
 
 
@@ -171,18 +173,17 @@ def measure_search(args) -> float:
     frames = model.num_frames
     grid = [SubnetConfig(w, s, t) for w in (1.0, 0.8, 0.63)
             for s in (args.size, round(args.size * 0.8)) for t in sorted({frames, max(1, frames // 2)})]
-    keys = [stats_key(*c) for c in grid]
     resized = [resize_input(x, c) for c in grid]
 
     def pure():
         with torch.no_grad():
-            for config, key, inputs in zip(grid, keys, resized):
-                set_width(model, config.width, key, warn_uncalibrated=False)
+            for config, inputs in zip(grid, resized):
+                set_width(model, config.width, config.key, warn_uncalibrated=False)
                 model(inputs)
 
     search_times, pure_times = [], []
     for repeat in range(args.repeats + 1):
-        s = _timed(lambda: evaluate_configs(model, x, labels, grid, keys), device)
+        s = _timed(lambda: evaluate_configs(model, x, labels, grid), device)
         p = _timed(pure, device)
         if repeat:
             search_times.append(s)

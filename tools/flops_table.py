@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     cfg = load_config(args.cfg_files, args.opts)
     model = build_model(cfg).eval()
-    widths, spatial, temporal = eval_grid(cfg)
+    widths, spatial, temporal = eval_grid(cfg.MUTUALNET, model.full_config())
     ops = args.ops or ("conv_linear" if model.input_kind == "image" else "all")
     # example_args: the clip, and for a detector one whole-frame box per clip.
     rows = complexity_table(model, model.example_args, widths, spatial, temporal, ops=ops)

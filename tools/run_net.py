@@ -13,45 +13,79 @@ On the CPU (``NUM_GPUS 0``) ``--num_procs N`` runs N gloo processes.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
-from mutualnet3d.config import ConfigError, load_config
+from mutualnet3d.config import ConfigError, check_process_layout, load_config
+from mutualnet3d.engine import run
 from mutualnet3d.engine.distributed import launch
-from mutualnet3d.engine.trainer import run
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--cfg", dest="cfg_files", action="append", required=True,
-                        help="config file; several run one after another")
-    parser.add_argument("--init_method", default="tcp://localhost:9999",
-                        help="process-group rendezvous (tcp://host:port or file://path)")
+    parser.add_argument(
+        "--cfg",
+        dest="cfg_files",
+        action="append",
+        required=True,
+        help="config file; several run one after another",
+    )
+    parser.add_argument(
+        "--init_method",
+        default="tcp://localhost:9999",
+        help="process-group rendezvous (tcp://host:port or file://path)",
+    )
     parser.add_argument("--num_shards", type=int, default=None, help="nodes (NUM_SHARDS)")
     parser.add_argument("--shard_id", type=int, default=None, help="this node (SHARD_ID)")
-    parser.add_argument("--num_procs", type=int, default=None,
-                        help="processes on this node (default: max(1, NUM_GPUS))")
+    parser.add_argument(
+        "--num_procs",
+        type=int,
+        default=None,
+        help="processes on this node (default: max(1, NUM_GPUS))",
+    )
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="KEY VALUE config overrides")
     return parser.parse_args(argv)
+
+
+def _launcher_overrides(args: argparse.Namespace) -> list[str]:
+    """The flags that set config keys, as overrides, so that load_config checks them."""
+    overrides = []
+    for flag, key in ((args.num_shards, "NUM_SHARDS"), (args.shard_id, "SHARD_ID")):
+        if flag is not None:
+            overrides += [key, str(flag)]
+    return overrides
+
+
+def _processes(args: argparse.Namespace, num_shards: int) -> int | None:
+    """The job's process count when the launcher, not the config, decides it."""
+    if int(os.environ.get("WORLD_SIZE", 1)) > 1:  # torchrun
+        return int(os.environ["WORLD_SIZE"])
+    return args.num_procs * num_shards if args.num_procs else None
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     for path in args.cfg_files:
         try:
-            cfg = load_config(path, args.opts)
+            cfg = load_config(path, list(args.opts) + _launcher_overrides(args))
+            processes = _processes(args, cfg.NUM_SHARDS)
+            if processes is not None:
+                check_process_layout(cfg, processes)
         except ConfigError as error:
             print(f"error: {error}", file=sys.stderr)
             return 2
-        if args.num_shards is not None:
-            cfg.NUM_SHARDS = args.num_shards
-        if args.shard_id is not None:
-            cfg.SHARD_ID = args.shard_id
         cfg.freeze()
         launch(
-            run, (cfg,), num_gpus=cfg.NUM_GPUS, num_shards=cfg.NUM_SHARDS, shard_id=cfg.SHARD_ID,
-            init_method=args.init_method, num_procs=args.num_procs, backend=cfg.DIST_BACKEND,
+            run,
+            (cfg,),
+            num_gpus=cfg.NUM_GPUS,
+            num_shards=cfg.NUM_SHARDS,
+            shard_id=cfg.SHARD_ID,
+            init_method=args.init_method,
+            num_procs=args.num_procs,
+            backend=cfg.DIST_BACKEND,
         )
     return 0
 

@@ -1,23 +1,36 @@
-"""Training, calibration, search and testing: the MutualNet engine."""
+"""Training, calibration, search and testing: the MutualNet engine.
 
-from .checkpoint import latest_checkpoint, load_checkpoint_file, save_checkpoint
-from .mutual import StepResult, distillation_loss, mutual_step, resize_input
+``run(cfg)`` (:mod:`.run`) is the entry point; :class:`~.spec.RunSpec` is the config
+read once; the stages take its typed pieces.
+"""
+
+from .checkpoint import Checkpointer, latest_checkpoint, load_checkpoint_file, save_checkpoint
+from .forward import forward_at, resize_input, scale_boxes
+from .mutual import StepResult, distillation_loss, mutual_step
+from .run import run
 from .sampling import SAMPLING_MODES, ConfigSampler, SubnetConfig
-from .solver import build_criterion, build_optimizer, lr_at_epoch, set_lr
+from .solver import LRSchedule, OptimizerSpec, build_criterion, build_optimizer, set_lr
+from .spec import RunSpec
 
 __all__ = [
     "SAMPLING_MODES",
+    "Checkpointer",
     "ConfigSampler",
+    "LRSchedule",
+    "OptimizerSpec",
+    "RunSpec",
     "StepResult",
     "SubnetConfig",
     "build_criterion",
     "build_optimizer",
     "distillation_loss",
+    "forward_at",
     "latest_checkpoint",
     "load_checkpoint_file",
-    "lr_at_epoch",
     "mutual_step",
     "resize_input",
+    "run",
     "save_checkpoint",
+    "scale_boxes",
     "set_lr",
 ]

@@ -14,20 +14,28 @@ import os
 import random
 import re
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
 import numpy as np
 import torch
+import torch.nn as nn
+from torch.nn.parallel import DistributedDataParallel
+
+from .distributed import is_main_process
 
 __all__ = [
+    "Checkpointer",
     "checkpoint_dir",
     "checkpoint_path",
     "save_checkpoint",
     "load_checkpoint_file",
     "latest_checkpoint",
+    "load_for_eval",
     "rng_state",
     "set_rng_state",
+    "unwrap",
 ]
 
 logger = logging.getLogger(__name__)
@@ -85,6 +93,66 @@ def latest_checkpoint(output_dir: str) -> Optional[Path]:
             return path
         logger.warning("skipping checkpoint %s: no model_state/epoch", path)
     return None
+
+
+def load_for_eval(model: nn.Module, checkpoint: str, output_dir: str) -> Optional[Path]:
+    """Weights for calibration, search and test, loaded strictly: ``checkpoint`` if
+    given (TEST.CHECKPOINT_FILE_PATH), else the newest of ``output_dir``; None (and a
+    warning) when there is none, leaving the initial weights."""
+    path = Path(checkpoint) if checkpoint else latest_checkpoint(output_dir)
+    if path is None:
+        logger.warning("no checkpoint found: evaluating the initial weights")
+        return None
+    state = load_checkpoint_file(path)
+    model.load_state_dict(state.get("model_state", state), strict=True)
+    logger.info("loaded %s", path)
+    return path
+
+
+def unwrap(model: nn.Module) -> nn.Module:
+    """The model inside a DistributedDataParallel wrapper (or the model itself)."""
+    return model.module if isinstance(model, DistributedDataParallel) else model
+
+
+@dataclass(frozen=True)
+class Checkpointer:
+    """Writes a run's checkpoints (main process only) in PySlowFast's layout.
+
+    Each holds the epoch, the model state (calibrated BN statistics included), the
+    optimizer and grad-scaler states, the RNG states and the config (``config_text``,
+    the YAML of the run's config) under ``"cfg"``, as before.
+    """
+
+    output_dir: str
+    config_text: str
+
+    def save(
+        self,
+        model: nn.Module,
+        epoch: int,
+        optimizer: Optional[torch.optim.Optimizer] = None,
+        scaler: Optional[torch.amp.GradScaler] = None,
+        name: Optional[str] = None,
+    ) -> Optional[Path]:
+        """``checkpoint_epoch_{epoch:05d}.pyth`` (or ``name``); None off the main process."""
+        if not is_main_process():
+            return None
+        state = {
+            "epoch": epoch,
+            "model_state": unwrap(model).state_dict(),
+            "optimizer_state": optimizer.state_dict() if optimizer is not None else None,
+            "scaler_state": scaler.state_dict() if scaler is not None else None,
+            "rng_state": rng_state(),
+            "cfg": self.config_text,
+        }
+        path = (
+            checkpoint_path(self.output_dir, epoch)
+            if name is None
+            else checkpoint_dir(self.output_dir) / name
+        )
+        save_checkpoint(path, state)
+        logger.info("saved checkpoint %s", path)
+        return path
 
 
 def rng_state() -> dict[str, Any]:

@@ -95,8 +95,16 @@ class ShardSampler(Sampler[int]):
         return len(range(self.rank, self.length, self.world_size))
 
 
-def _worker(local_rank: int, fn: Callable[..., Any], procs: int, init_method: str, shard_id: int,
-            num_shards: int, backend: str, args: tuple) -> None:
+def _worker(
+    local_rank: int,
+    fn: Callable[..., Any],
+    procs: int,
+    init_method: str,
+    shard_id: int,
+    num_shards: int,
+    backend: str,
+    args: tuple,
+) -> None:
     world_size = procs * num_shards
     rank = shard_id * procs + local_rank
     os.environ["LOCAL_RANK"] = str(local_rank)

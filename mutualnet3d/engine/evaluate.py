@@ -1,53 +1,36 @@
-"""Metrics of one batch, at one or many configurations."""
+"""Evaluating a model over a data set, at one configuration or at many from one decode.
+
+:func:`evaluate` is the validation between epochs (one configuration, main BN
+statistics); :func:`search` the search stage (every configuration of the grid with its
+calibrated statistics, and its cost).
+
+An accumulator collects one configuration's predictions batch by batch and reduces them
+over processes; the metrics themselves are :mod:`mutualnet3d.evaluation`'s.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Optional, Sequence, Union
 
 import torch
 import torch.nn as nn
+from torch.utils.data import DataLoader
 
-from ..slim import set_width
-from .distributed import all_gather_cpu, all_reduce_sum
-from .ava_eval import AvaEvaluator
-from .mutual import model_forward
-from .sampling import SubnetConfig
+from tqdm import tqdm
+
+from ..evaluation import AvaEvaluator, ConfigResult, mean_average_precision, top_k_correct
+from ..slim import SubnetConfig, count_flops, count_params, set_width
+from .distributed import all_gather_cpu, all_reduce_sum, is_main_process
+from .forward import Inputs, batch_boxes, batch_inputs, forward_at
 
 __all__ = [
     "Accumulator",
     "DetectionAccumulator",
+    "evaluate",
     "evaluate_configs",
     "forward_configs",
-    "top_k_correct",
+    "search",
 ]
-
-
-def top_k_correct(logits: torch.Tensor, labels: torch.Tensor, ks: Sequence[int] = (1, 5)) -> list[int]:
-    """How many rows have their label among the top-k scores, for each k."""
-    k = min(max(ks), logits.shape[1])
-    hits = logits.topk(k, dim=1).indices.eq(labels.view(-1, 1))
-    return [int(hits[:, : min(kk, k)].any(dim=1).sum()) for kk in ks]
-
-
-@torch.no_grad()
-def forward_configs(
-    model: nn.Module,
-    inputs: Any,
-    grid: Sequence[SubnetConfig],
-    keys: Sequence[str],
-    forward: Optional[Callable[[nn.Module, Any, SubnetConfig], torch.Tensor]] = None,
-) -> list[torch.Tensor]:
-    """Logits of one decoded batch at every configuration (resized on the device).
-
-    ``forward`` as in :func:`~mutualnet3d.engine.mutual.mutual_step` (detectors:
-    ``model_forward(boxes)``).
-    """
-    forward = forward or model_forward()
-    outputs = []
-    for config, key in zip(grid, keys):
-        with set_width(model, config.width, key, warn_uncalibrated=False):
-            outputs.append(forward(model, inputs, config).float())
-    return outputs
 
 
 class Accumulator:
@@ -76,8 +59,6 @@ class Accumulator:
 
     def result(self) -> tuple[float, Optional[float]]:
         if self.multi_label:
-            from .metrics import mean_average_precision
-
             scores = torch.cat(all_gather_cpu(torch.cat(self.scores)))
             labels = torch.cat(all_gather_cpu(torch.cat(self.labels)))
             return round(100 * mean_average_precision(scores.numpy(), labels.numpy()), 3), None
@@ -91,7 +72,7 @@ class DetectionAccumulator:
 
     Keeps each box's sigmoid scores with its normalised box and ``[video, second]``
     (``batch["ori_boxes"]``, ``batch["metadata"]`` from
-    :func:`~mutualnet3d.data.ava.ava_collate`), gathers them from every process and
+    :func:`~mutualnet3d.data.collate.ava_collate`), gathers them from every process and
     scores them with ``evaluator``. :meth:`result` returns (mAP, None), as
     :class:`Accumulator`; :attr:`details` then holds the per-class APs.
     """
@@ -104,9 +85,9 @@ class DetectionAccumulator:
     def add(self, logits: torch.Tensor, batch: dict[str, Any]) -> None:
         """Add the scores of a batch's boxes (one row of ``logits`` per box)."""
         scores = torch.sigmoid(logits.float()).double().cpu()
-        self.parts.append(torch.cat(
-            [scores, batch["ori_boxes"].double(), batch["metadata"].double()], dim=1
-        ))
+        self.parts.append(
+            torch.cat([scores, batch["ori_boxes"].double(), batch["metadata"].double()], dim=1)
+        )
 
     def result(self) -> tuple[float, Optional[float]]:
         # One tensor per process: scores, boxes and metadata stay row-aligned. A process
@@ -118,22 +99,96 @@ class DetectionAccumulator:
         return round(100 * float(self.details["mAP"]), 3), None
 
 
+AnyAccumulator = Union[Accumulator, DetectionAccumulator]
+
+
+@torch.no_grad()
+def forward_configs(
+    model: nn.Module,
+    inputs: Inputs,
+    configs: Sequence[SubnetConfig],
+    boxes: Optional[torch.Tensor] = None,
+) -> list[torch.Tensor]:
+    """Outputs of one decoded batch at every configuration, each with its BN statistics
+    (``config.key``) and its input resized on the device (:func:`.forward.forward_at`)."""
+    outputs = []
+    for config in configs:
+        with set_width(model, config.width, config.key, warn_uncalibrated=False):
+            outputs.append(forward_at(model, inputs, config, boxes).float())
+    return outputs
+
+
 @torch.no_grad()
 def evaluate_configs(
-    model: nn.Module,
-    inputs: Any,
-    labels: torch.Tensor,
-    grid: Sequence[SubnetConfig],
-    keys: Sequence[str],
+    model: nn.Module, inputs: Inputs, labels: torch.Tensor, configs: Sequence[SubnetConfig]
 ) -> torch.Tensor:
     """Top-1 hits, top-5 hits and count of one decoded batch at every configuration.
 
-    The batch is decoded once; each configuration only resizes it on the device and
-    switches the model to its width and BN statistics ``keys[i]``. Returns a
-    (len(grid), 3) float64 tensor.
+    Returns a (len(configs), 3) float64 tensor.
     """
-    counts = torch.zeros(len(grid), 3, dtype=torch.float64)
-    for index, logits in enumerate(forward_configs(model, inputs, grid, keys)):
+    counts = torch.zeros(len(configs), 3, dtype=torch.float64)
+    for index, logits in enumerate(forward_configs(model, inputs, configs)):
         top1, top5 = top_k_correct(logits, labels)
         counts[index] = torch.tensor([top1, top5, len(labels)], dtype=torch.float64)
     return counts
+
+
+@torch.no_grad()
+def evaluate(
+    model: nn.Module,
+    loader: DataLoader,
+    config: SubnetConfig,
+    accumulator: AnyAccumulator,
+    device: torch.device,
+) -> tuple[float, Optional[float]]:
+    """``accumulator``'s result over ``loader`` at ``config``, with the main BN statistics
+    (the running ones of training; validation between epochs)."""
+    was_training = model.training
+    model.eval()
+    with set_width(model, config.width, warn_uncalibrated=False):
+        for batch in loader:
+            inputs = batch_inputs(batch, device, model.num_pathways)
+            accumulator.add(forward_at(model, inputs, config, batch_boxes(batch, device)), batch)
+    model.train(was_training)
+    return accumulator.result()
+
+
+def search(
+    model: nn.Module,
+    loader: DataLoader,
+    configs: Sequence[SubnetConfig],
+    accumulators: Sequence[AnyAccumulator],
+    device: torch.device,
+) -> list[ConfigResult]:
+    """Every configuration on the validation set, each clip decoded once (paper 3.4).
+
+    Each configuration runs with its calibrated BN statistics. Every process takes part
+    in the reductions; only the main one counts costs (fvcore's total for video, conv +
+    linear for images) and returns the table, the others an empty list.
+    """
+    model.eval()
+    for batch in tqdm(loader, desc="search", disable=not is_main_process()):
+        inputs = batch_inputs(batch, device, model.num_pathways)
+        outputs = forward_configs(model, inputs, configs, batch_boxes(batch, device))
+        for accumulator, logits in zip(accumulators, outputs):
+            accumulator.add(logits, batch)
+    metrics = [accumulator.result() for accumulator in accumulators]
+    if not is_main_process():
+        return []
+    ops = "conv_linear" if model.input_kind == "image" else "all"
+    results = []
+    for config, (metric, top5) in zip(configs, metrics):
+        args = model.example_args(config.spatial, config.temporal)
+        flops = count_flops(model, args, config.width, ops=ops)
+        results.append(
+            ConfigResult(
+                round(config.width, 4),
+                config.spatial,
+                config.temporal,
+                float(f"{flops / 1e9:.6g}"),
+                round(count_params(model, config.width) / 1e6, 4),
+                metric,
+                top5,
+            )
+        )
+    return results

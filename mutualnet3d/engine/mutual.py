@@ -12,68 +12,21 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
-from typing import Any, Callable, ContextManager, Optional, Sequence
+from typing import Callable, ContextManager, Optional, Sequence
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..slim import set_width
-from ..utils.resample import resize_clip
-from .sampling import SubnetConfig
+from ..slim import SubnetConfig, set_width
+from .forward import Inputs, forward_at
 
-__all__ = [
-    "StepResult",
-    "distillation_loss",
-    "model_forward",
-    "mutual_step",
-    "resize_input",
-    "scale_boxes",
-]
-
-Inputs = Any  # a tensor, or [slow, fast] for SlowFast
+__all__ = ["StepResult", "distillation_loss", "mutual_step"]
 
 
-def resize_input(inputs: Inputs, config: SubnetConfig) -> Inputs:
-    """The input of ``config`` made from the full-size one: only the Slow pathway shrinks."""
-    if isinstance(inputs, (list, tuple)):
-        return [resize_clip(inputs[0], config.spatial, config.temporal), *inputs[1:]]
-    return resize_clip(inputs, config.spatial, config.temporal)
-
-
-def scale_boxes(
-    boxes: torch.Tensor, before: Sequence[int], after: Sequence[int]
+def distillation_loss(
+    student: torch.Tensor, teacher: torch.Tensor, multi_label: bool
 ) -> torch.Tensor:
-    """Boxes (N, 5) ``[batch index, x1, y1, x2, y2]`` in pixels of frames of size
-    ``before`` (H, W), moved to frames resized to ``after``: each axis by its own ratio,
-    which is what the interpolation did (short sides are rounded)."""
-    sy, sx = after[0] / before[0], after[1] / before[1]
-    return boxes * boxes.new_tensor([1.0, sx, sy, sx, sy])
-
-
-def model_forward(
-    boxes: Optional[torch.Tensor] = None,
-) -> Callable[[nn.Module, Inputs, SubnetConfig], torch.Tensor]:
-    """``forward(model, inputs, config)``: how a model runs at a configuration.
-
-    A classifier takes the resized input (:func:`resize_input`). A detector
-    (``boxes`` given, (N, 5) in pixels of the full-size input) also takes the boxes,
-    scaled with the Slow pathway's frames: its RoI features come from that pathway's
-    feature map, so the boxes must shrink with it.
-    """
-
-    def forward(model: nn.Module, inputs: Inputs, config: SubnetConfig) -> torch.Tensor:
-        resized = resize_input(inputs, config)
-        if boxes is None:
-            return model(resized)
-        slow = inputs[0] if isinstance(inputs, (list, tuple)) else inputs
-        slow_resized = resized[0] if isinstance(resized, (list, tuple)) else resized
-        return model(resized, scale_boxes(boxes, slow.shape[-2:], slow_resized.shape[-2:]))
-
-    return forward
-
-
-def distillation_loss(student: torch.Tensor, teacher: torch.Tensor, multi_label: bool) -> torch.Tensor:
     """Loss of a sub-network learning the full network's (detached) logits.
 
     Single-label: KL(teacher softmax || student softmax), batch mean, as the official
@@ -103,9 +56,9 @@ def mutual_step(
     configs: Sequence[SubnetConfig],
     criterion: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
     *,
+    boxes: Optional[torch.Tensor] = None,
     distill: bool = True,
     multi_label: bool = False,
-    forward: Optional[Callable[[nn.Module, Inputs, SubnetConfig], torch.Tensor]] = None,
     autocast: Optional[Callable[[], ContextManager]] = None,
     backward: Optional[Callable[[torch.Tensor], None]] = None,
     no_sync: Optional[Callable[[], ContextManager]] = None,
@@ -122,10 +75,9 @@ def mutual_step(
         configs: full network first, then the students (from ``ConfigSampler.sample``).
         criterion: the label loss.
         distill: students learn the full network's predictions (else the labels).
-        multi_label: sigmoid outputs (Charades), for the distillation loss.
-        forward: ``forward(model, inputs, config)`` -> logits; defaults to
-            :func:`model_forward` (resize the inputs, call the model); detectors pass
-            ``model_forward(boxes)``.
+        boxes: a detector's (N, 5) boxes in pixels of the full-size input (AVA); they
+            are scaled with each sub-network's Slow pathway (:func:`.forward.forward_at`).
+        multi_label: sigmoid outputs (Charades, AVA), for the distillation loss.
         autocast: context for the forward passes (mixed precision).
         backward: ``backward(loss)``; defaults to ``loss.backward()`` (pass a
             GradScaler's ``lambda l: scaler.scale(l).backward()``).
@@ -135,7 +87,6 @@ def mutual_step(
     Raises:
         FloatingPointError: a loss is NaN or infinite (nothing is back-propagated from it).
     """
-    forward = forward or model_forward()
     autocast = autocast or contextlib.nullcontext
     backward = backward or (lambda loss: loss.backward())
     no_sync = no_sync or contextlib.nullcontext
@@ -145,7 +96,7 @@ def mutual_step(
     for index, config in enumerate(configs):
         last = index == len(configs) - 1
         with set_width(model, config.width, warn_uncalibrated=False), autocast():
-            logits = forward(model, inputs, config)
+            logits = forward_at(model, inputs, config, boxes)
             if teacher is None:
                 loss = criterion(logits, labels)
             elif distill:

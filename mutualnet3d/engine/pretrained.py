@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 import os
 import re
-from typing import Any, Mapping, Optional
+from typing import Any, Mapping, NamedTuple, Optional
 
 import torch
 import torch.nn as nn
@@ -182,7 +182,7 @@ def strip_prefix(state: Mapping[str, Any], prefix: str = "module.") -> dict[str,
     out: dict[str, Any] = {}
     for key, value in state.items():
         while key.startswith(prefix):
-            key = key[len(prefix):]
+            key = key[len(prefix) :]
         out[key] = value
     return out
 
@@ -231,34 +231,10 @@ def classifier_to_detector(
     return out
 
 
-def _pytorchvideo_layout(model: nn.Module, model_keys: Any) -> tuple[str, Optional[str]]:
-    """The model's block-list prefix and classifier name, for renaming PySlowFast keys."""
-    blocks = "model.blocks" if any(k.startswith("model.blocks.") for k in model_keys) else "blocks"
-    return blocks, getattr(model, "head_name", None)
-
-
-def _classifier(model: nn.Module) -> tuple[Optional[str], Optional[nn.Module]]:
-    """``(qualified name, module)`` of the model's final linear layer, if it has one."""
-    if hasattr(model, "get_classifier") and hasattr(model, "head_name"):
-        return model.head_name, model.get_classifier()
-    name = getattr(model, "head_name", None)
-    return (name, model.get_submodule(name)) if name else (None, None)
-
-
-def _reset_classifier(model: nn.Module, module: nn.Module) -> None:
-    """A fresh classifier with the model's class count.
-
-    ``reset_classifier`` where the model has it (SlimClassifier); otherwise (a detector)
-    the linear layer is re-initialised in place with the same rule: N(0, 0.01) weights,
-    zero bias.
-    """
-    if hasattr(model, "reset_classifier"):
-        model.reset_classifier(module.out_features)
-        return
-    with torch.no_grad():
-        nn.init.normal_(module.weight, 0, 0.01)
-        if module.bias is not None:
-            nn.init.zeros_(module.bias)
+def _block_prefix(model_keys: Any) -> str:
+    """The model's block-list prefix, for renaming PySlowFast keys: PyTorchVideo's
+    detectors hold their backbone as ``model.blocks``, classifiers as ``blocks``."""
+    return "model.blocks" if any(k.startswith("model.blocks.") for k in model_keys) else "blocks"
 
 
 def load_pretrained(
@@ -274,15 +250,17 @@ def load_pretrained(
     renamed. Every tensor whose name and shape match the model's is copied in
     (``load_state_dict(strict=False)``); nothing else is.
 
-    The classifier (``model.get_classifier()``, at ``model.head_name``) is special: when
-    its weight/bias differ from the file's only in the class count (dimension 0), it is
-    re-initialised with the model's class count (``model.reset_classifier``) and named in
-    ``reinitialized``. Every other key that is not loaded is logged (``logger.warning``)
-    and returned: ``missing`` (model keys absent from the file, BN ``num_batches_tracked``
-    counters excepted: weights converted from Caffe2 lack them and a BN layer with a
-    momentum never reads them), ``unexpected`` (file keys the model lacks, after
-    renaming) and ``mismatched`` (``"key: file shape vs model shape"``, classifier
-    included when more than its class count differs).
+    ``model`` follows the library's model contract (:class:`~mutualnet3d.models.SlimNet`:
+    ``head_name``, ``get_classifier``, ``reset_classifier``, ``detects``). The classifier
+    is special: when its weight/bias differ from the file's only in the class count
+    (dimension 0), it is re-initialised with the model's class count
+    (``model.reset_classifier``) and named in ``reinitialized``. Every other key that
+    is not loaded is logged (``logger.warning``) and returned: ``missing`` (model keys
+    absent from the file, BN ``num_batches_tracked`` counters excepted: weights
+    converted from Caffe2 lack them and a BN layer with a momentum never reads them),
+    ``unexpected`` (file keys the model lacks, after renaming) and ``mismatched``
+    (``"key: file shape vs model shape"``, classifier included when more than its class
+    count differs).
 
     Args:
         model: the model to initialise (its own class count is kept).
@@ -298,63 +276,81 @@ def load_pretrained(
     payload = torch.load(path, map_location="cpu", weights_only=True)
     fmt, state = _unpack(payload, path)
     model_state = model.state_dict()
-    blocks, head = _pytorchvideo_layout(model, model_state)
-    if fmt == "pyslowfast":
-        state = pyslowfast_to_pytorchvideo(state, blocks=blocks, head=head)
-    elif blocks == "model.blocks" and any(k.startswith("blocks.") for k in state):
-        state = classifier_to_detector(state, model_state, head)
-
-    head_name, head_module = _classifier(model)
-    head_keys: set[str] = set()
-    if head_module is not None:
-        head_keys = {f"{head_name}.{n}" for n, _ in head_module.named_parameters(recurse=False)}
-
-    to_load: dict[str, torch.Tensor] = {}
-    unexpected: list[str] = []
-    mismatched: list[str] = []
-    class_count_differs = False
-    for key, value in state.items():
-        if key not in model_state:
-            unexpected.append(key)
-            continue
-        target = model_state[key]
-        if value.shape == target.shape:
-            to_load[key] = value
-        elif key in head_keys and value.shape[1:] == target.shape[1:]:
-            class_count_differs = True
-        else:
-            mismatched.append(
-                f"{key}: {tuple(value.shape)} in file vs {tuple(target.shape)} in model"
-            )
-    missing = [
-        k for k in model_state
-        if k not in state and not k.endswith(".num_batches_tracked")
-    ]
-    result = model.load_state_dict(to_load, strict=False)
+    state = _to_model_names(model, fmt, state, model_state)
+    head_name, head_module = model.head_name, model.get_classifier()
+    head_keys = {f"{head_name}.{n}" for n, _ in head_module.named_parameters(recurse=False)}
+    match = _match(state, model_state, head_keys)
+    missing = [k for k in model_state if k not in state and not k.endswith(".num_batches_tracked")]
+    result = model.load_state_dict(match.to_load, strict=False)
     if result.unexpected_keys:  # pragma: no cover - to_load only holds model keys
         raise RuntimeError(f"unexpected keys after filtering: {result.unexpected_keys}")
 
     reinitialized: list[str] = []
-    if class_count_differs:
-        _reset_classifier(model, head_module)
+    if match.class_count_differs:
+        model.reset_classifier(head_module.out_features)
         reinitialized.append(head_name)
         log.info(
             "%s: classifier %s re-initialised (%d classes in the model, file has another "
-            "class count)", path, head_name, head_module.out_features,
+            "class count)",
+            path,
+            head_name,
+            head_module.out_features,
         )
 
     _warn_each(log, path, "not in the file (left as initialised)", missing)
-    _warn_each(log, path, "unused (not in the model)", unexpected)
-    _warn_each(log, path, "shape mismatch, not loaded", mismatched)
-    log.info("%s: loaded %d of %d tensors (%s format)", path, len(to_load), len(model_state), fmt)
+    _warn_each(log, path, "unused (not in the model)", match.unexpected)
+    _warn_each(log, path, "shape mismatch, not loaded", match.mismatched)
+    log.info(
+        "%s: loaded %d of %d tensors (%s format)", path, len(match.to_load), len(model_state), fmt
+    )
     return {
         "format": fmt,
-        "loaded": len(to_load),
+        "loaded": len(match.to_load),
         "missing": missing,
-        "unexpected": unexpected,
-        "mismatched": mismatched,
+        "unexpected": match.unexpected,
+        "mismatched": match.mismatched,
         "reinitialized": reinitialized,
     }
+
+
+def _to_model_names(
+    model: nn.Module, fmt: str, state: dict[str, torch.Tensor], model_state: Mapping[str, Any]
+) -> dict[str, torch.Tensor]:
+    """PySlowFast's names renamed to PyTorchVideo's; a classifier's moved to a detector's."""
+    blocks = _block_prefix(model_state)
+    if fmt == "pyslowfast":
+        return pyslowfast_to_pytorchvideo(state, blocks=blocks, head=model.head_name)
+    if model.detects and any(k.startswith("blocks.") for k in state):
+        return classifier_to_detector(state, model_state, model.head_name)
+    return state
+
+
+class _Match(NamedTuple):
+    to_load: dict[str, torch.Tensor]  # name and shape match the model's
+    unexpected: list[str]  # file keys the model lacks
+    mismatched: list[str]  # "key: file shape vs model shape"
+    class_count_differs: bool  # the classifier differs in its class count only
+
+
+def _match(
+    state: Mapping[str, torch.Tensor], model_state: Mapping[str, torch.Tensor], head_keys: set[str]
+) -> _Match:
+    match = _Match({}, [], [], False)
+    differs = False
+    for key, value in state.items():
+        if key not in model_state:
+            match.unexpected.append(key)
+            continue
+        target = model_state[key]
+        if value.shape == target.shape:
+            match.to_load[key] = value
+        elif key in head_keys and value.shape[1:] == target.shape[1:]:
+            differs = True
+        else:
+            match.mismatched.append(
+                f"{key}: {tuple(value.shape)} in file vs {tuple(target.shape)} in model"
+            )
+    return match._replace(class_count_differs=differs)
 
 
 def _warn_each(log: logging.Logger, path: str, what: str, keys: list[str]) -> None:

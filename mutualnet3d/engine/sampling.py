@@ -1,9 +1,10 @@
 """Which sub-networks train in one iteration (paper sections 3.2 and 4.2).
 
-A :class:`SubnetConfig` is one configuration (width, spatial size, Slow-pathway frames).
 A :class:`ConfigSampler` draws, per iteration, the full network followed by the
-sub-networks that learn from it. The draw is seeded by the global step, so every process
-of a distributed run trains the same sub-networks, and a resumed run the same ones as an
+sub-networks that learn from it. The full network is the model's full configuration
+(``model.full_config()``: width 1.0 at the model's input size), the one definition the
+whole engine uses. The draw is seeded by the global step, so every process of a
+distributed run trains the same sub-networks, and a resumed run the same ones as an
 uninterrupted run would.
 """
 
@@ -28,18 +29,22 @@ class ConfigSampler:
     """Draws the cohort of one iteration: the full network first, then the students.
 
     Args:
-        width_range: (smallest, largest) width.
-        spatial_sizes: input sizes to draw from; the largest is the full network's.
-        temporal_sizes: Slow-pathway frame counts to draw from (``(None,)`` for images);
-            the largest is the full network's.
+        full: the model's full configuration (``model.full_config()``).
+        min_width: the smallest width; random widths are uniform in
+            ``[min_width, full.width]``.
+        spatial_sizes: input sizes the students draw from, at most ``full.spatial``
+            (empty: the full size only).
+        temporal_sizes: Slow-pathway frame counts they draw from, at most
+            ``full.temporal`` (empty: the full clip only; images have none).
         num_random: random widths besides the smallest.
         mode: one of :data:`SAMPLING_MODES`.
         seed: base seed; the draw of step ``s`` uses ``seed`` and ``s`` only.
     """
 
-    width_range: tuple[float, float]
-    spatial_sizes: Sequence[int]
-    temporal_sizes: Sequence[Optional[int]] = (None,)
+    full: SubnetConfig
+    min_width: float
+    spatial_sizes: Sequence[int] = ()
+    temporal_sizes: Sequence[int] = ()
     num_random: int = 2
     mode: str = "mutual"
     seed: int = 0
@@ -47,20 +52,32 @@ class ConfigSampler:
     def __post_init__(self) -> None:
         if self.mode not in SAMPLING_MODES:
             raise ValueError(f"sampling mode must be one of {SAMPLING_MODES}, got {self.mode!r}")
+        if not 0 < self.min_width <= self.full.width:
+            raise ValueError(f"min_width must be in (0, {self.full.width}], got {self.min_width}")
+        if max(self.spatial_sizes, default=0) > self.full.spatial:
+            raise ValueError(
+                f"spatial sizes {list(self.spatial_sizes)} exceed the full {self.full.spatial}"
+            )
+        if self.temporal_sizes and (
+            self.full.temporal is None or max(self.temporal_sizes) > self.full.temporal
+        ):
+            raise ValueError(
+                f"temporal sizes {list(self.temporal_sizes)} exceed the full {self.full.temporal}"
+            )
 
-    @property
-    def full(self) -> SubnetConfig:
-        """Largest width at the largest spatial and temporal size."""
-        temporal = [t for t in self.temporal_sizes if t is not None]
-        return SubnetConfig(self.width_range[1], max(self.spatial_sizes), max(temporal, default=None))
+    def _sizes(self) -> tuple[list[int], list[Optional[int]]]:
+        spatial = list(self.spatial_sizes) or [self.full.spatial]
+        temporal: list[Optional[int]] = list(self.temporal_sizes) or [self.full.temporal]
+        return spatial, temporal
 
     def _size(self, rng: random.Random) -> tuple[int, Optional[int]]:
-        return rng.choice(list(self.spatial_sizes)), rng.choice(list(self.temporal_sizes))
+        spatial, temporal = self._sizes()
+        return rng.choice(spatial), rng.choice(temporal)
 
     def sample(self, step: int) -> list[SubnetConfig]:
         """The configurations of global step ``step``: full, smallest, random widths."""
         rng = random.Random(self.seed * 1_000_003 + step)
-        low, high = self.width_range
+        low, high = self.min_width, self.full.width
         widths = [low] + [rng.uniform(low, high) for _ in range(self.num_random)]
         full = self.full
         if self.mode == "width_only":

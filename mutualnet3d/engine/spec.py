@@ -1,16 +1,23 @@
 """The config turned into typed settings, once, at the engine's edge.
 
-Nothing below the engine's run entry point takes the config: the data package gets a
-:class:`~mutualnet3d.data.DatasetSpec` made here.
+:meth:`RunSpec.from_cfg` is the only place where the engine reads a CfgNode
+(``engine/run.py`` calls it); every stage takes the typed pieces it needs. Facts about
+the network (its pathways, its full configuration, whether it detects) are not in the
+spec: the engine asks the model.
 """
 
 from __future__ import annotations
 
-from fvcore.common.config import CfgNode
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Optional
 
+import torch
+import torch.nn as nn
+from fvcore.common.config import CfgNode
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+from ..config import check_process_layout, eval_widths, ignored_settings
 from ..data import (
-    DATASETS,
-    SPLITS,
     AvaFiles,
     ClipSampling,
     DatasetSpec,
@@ -19,9 +26,336 @@ from ..data import (
     RetryPolicy,
     SpatialSampling,
     TestViews,
+    collate_fn_for,
 )
+from ..data.specs import check_split
+from ..models import get_model_builder, model_kwargs
+from ..slim import SubnetConfig, export_subnet
+from .distributed import ShardSampler
+from .sampling import ConfigSampler
+from .solver import LRSchedule, OptimizerSpec, build_criterion, Criterion
 
-__all__ = ["dataset_spec"]
+__all__ = [
+    "CohortSpec",
+    "LoaderSpec",
+    "ModelSpec",
+    "RunSpec",
+    "SearchSpec",
+    "MultiViewSpec",
+    "TrainSpec",
+    "dataset_spec",
+]
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """The registered network (MODEL.MODEL_NAME) and its builder's keyword arguments.
+
+    ``static_width`` below 1.0 (MUTUALNET.ENABLE False, STATIC_WIDTH) makes the run's
+    model an independent network of that width built of plain layers (an I-Net).
+    """
+
+    name: str
+    kwargs: Mapping[str, Any]
+    static_width: float = 1.0
+
+    def build(self) -> nn.Module:
+        model = get_model_builder(self.name)(**self.kwargs)
+        if self.static_width < 1.0:
+            model = export_subnet(model, self.static_width)
+        return model
+
+
+@dataclass(frozen=True)
+class LoaderSpec:
+    """DATA_LOADER's keys: worker processes and page-locked memory (CUDA only)."""
+
+    num_workers: int = 0
+    pin_memory: bool = False
+
+    def loader(
+        self, dataset: Dataset, batch_size: int, sampler: Sampler, *, drop_last: bool = False
+    ) -> DataLoader:
+        """Batches of ``dataset`` in ``sampler``'s order, collated as its items need."""
+        return DataLoader(
+            dataset,
+            batch_size=batch_size,
+            sampler=sampler,
+            num_workers=self.num_workers,
+            pin_memory=self.pin_memory and torch.cuda.is_available(),
+            drop_last=drop_last,
+            collate_fn=collate_fn_for(dataset),
+        )
+
+    def eval_loader(self, dataset: Dataset, batch_size: int) -> DataLoader:
+        """Every sample once over all processes (:class:`ShardSampler`), in order."""
+        return self.loader(dataset, batch_size, ShardSampler(len(dataset)))
+
+
+@dataclass(frozen=True)
+class CohortSpec:
+    """How each iteration's sub-networks are drawn (MUTUALNET), or the one I-Net.
+
+    ``enabled`` False trains one static configuration (STATIC_SPATIAL_SIZE,
+    STATIC_TEMPORAL_SIZE; 0 = full size) of a network built at STATIC_WIDTH.
+    """
+
+    enabled: bool = True
+    min_width: float = 0.25
+    num_random: int = 2
+    spatial_sizes: tuple[int, ...] = ()
+    temporal_sizes: tuple[int, ...] = ()
+    sampling: str = "mutual"
+    distill: bool = True
+    static_spatial: int = 0
+    static_temporal: int = 0
+
+    def sampler(self, full: SubnetConfig, seed: int) -> ConfigSampler:
+        return ConfigSampler(
+            full,
+            self.min_width,
+            self.spatial_sizes,
+            self.temporal_sizes,
+            self.num_random,
+            self.sampling,
+            seed,
+        )
+
+    def trained(self, full: SubnetConfig) -> SubnetConfig:
+        """The configuration validated between epochs: the full one, or the I-Net's
+        (width 1.0: the static network is already narrow)."""
+        if self.enabled:
+            return full
+        temporal = None if full.temporal is None else self.static_temporal or full.temporal
+        return SubnetConfig(1.0, self.static_spatial or full.spatial, temporal)
+
+
+@dataclass(frozen=True)
+class TrainSpec:
+    """TRAIN, SOLVER and BN keys of the training loop (batch size per process)."""
+
+    enabled: bool = True
+    batch_size: int = 1
+    max_epoch: int = 1
+    eval_period: int = 1  # 0: never validate
+    checkpoint_period: int = 1
+    auto_resume: bool = True
+    init_checkpoint: str = ""  # TRAIN.CHECKPOINT_FILE_PATH
+    mixed_precision: bool = False
+    log_period: int = 10
+    precise_bn_batches: int = 0  # BN.NUM_BATCHES_PRECISE when BN.USE_PRECISE_STATS, else 0
+    clip_grad_val: Optional[float] = None
+    clip_grad_l2norm: Optional[float] = None
+    tensorboard_dir: Optional[str] = None  # under OUTPUT_DIR; None: off
+
+
+@dataclass(frozen=True)
+class SearchSpec:
+    """The stages after training: BN calibration of the grid, then its evaluation.
+
+    ``spatial_sizes`` / ``temporal_sizes``: MUTUALNET.EVAL_* or else the training lists
+    (empty: the full size); :meth:`grid` completes them with the model's full size.
+    """
+
+    calibrate: bool = True
+    search: bool = True
+    calib_batches: int = 10
+    calib_batch_size: int = 1  # training batches, per process
+    batch_size: int = 1  # validation batches, per process
+    widths: tuple[float, ...] = (1.0,)
+    spatial_sizes: tuple[int, ...] = ()
+    temporal_sizes: tuple[int, ...] = ()
+
+    def grid(self, full: SubnetConfig) -> list[SubnetConfig]:
+        """Every width x spatial x temporal configuration, sizes largest first."""
+        spatial = sorted(self.spatial_sizes or [full.spatial], reverse=True)
+        temporal: list[Optional[int]] = [None]
+        if full.temporal is not None:
+            temporal = sorted(self.temporal_sizes or [full.temporal], reverse=True)
+        return [SubnetConfig(w, s, t) for w in self.widths for s in spatial for t in temporal]
+
+
+@dataclass(frozen=True)
+class MultiViewSpec:
+    """The multi-view test (TEST keys) at MUTUALNET.TEST_* (0 = full size)."""
+
+    enabled: bool = True
+    batch_size: int = 1  # per process
+    checkpoint: str = ""  # TEST.CHECKPOINT_FILE_PATH ("": the newest of the run)
+    width: float = 1.0
+    spatial: int = 0
+    temporal: int = 0
+    crop_size: int = 256  # DATA.TEST_CROP_SIZE: test views are cut at this size
+    ensemble_method: str = "sum"
+    views_per_video: int = 1
+
+    def configuration(self, full: SubnetConfig) -> SubnetConfig:
+        """The configuration tested, as trained (its BN statistics key)."""
+        temporal = None if full.temporal is None else self.temporal or full.temporal
+        return SubnetConfig(self.width, self.spatial or full.spatial, temporal)
+
+    def input_config(self, tested: SubnetConfig, full: SubnetConfig) -> SubnetConfig:
+        """``tested`` at the test views' size: views are cut at ``crop_size``, and a
+        smaller configuration scales them alike."""
+        return tested._replace(spatial=round(self.crop_size * tested.spatial / full.spatial))
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """Everything a run does, typed: what ``tools/run_net.py``'s config asks for."""
+
+    output_dir: str
+    seed: int
+    num_gpus: int
+    model: ModelSpec
+    train_data: DatasetSpec  # TRAIN.DATASET: the train and val splits
+    test_data: DatasetSpec  # TEST.DATASET: the test split
+    loader: LoaderSpec
+    optimizer: OptimizerSpec
+    schedule: LRSchedule
+    loss: str
+    label_smoothing: float
+    multi_label: bool  # DATA.MULTI_LABEL; a detector's outputs are multi-label too
+    cohort: CohortSpec
+    train: TrainSpec
+    search: SearchSpec
+    test: MultiViewSpec
+    config_text: str = ""  # the config's YAML, stored in every checkpoint
+    ignored: tuple[str, ...] = field(default=())  # settings read but without effect
+
+    def criterion(self) -> Criterion:
+        return build_criterion(self.loss, self.label_smoothing)
+
+    @classmethod
+    def from_cfg(cls, cfg: CfgNode, world_size: int = 1) -> "RunSpec":
+        """The spec of a validated config for a job of ``world_size`` processes.
+
+        Batch sizes are per process (TRAIN/TEST.BATCH_SIZE are the job's); a size that
+        does not divide among the processes raises ConfigError.
+        """
+        check_process_layout(cfg, world_size)
+        node = cfg.MUTUALNET
+        train_batch = cfg.TRAIN.BATCH_SIZE // world_size
+        test_batch = cfg.TEST.BATCH_SIZE // world_size
+        return cls(
+            output_dir=cfg.OUTPUT_DIR,
+            seed=cfg.RNG_SEED,
+            num_gpus=cfg.NUM_GPUS,
+            model=ModelSpec(
+                cfg.MODEL.MODEL_NAME, model_kwargs(cfg), 1.0 if node.ENABLE else node.STATIC_WIDTH
+            ),
+            train_data=dataset_spec(cfg, "train"),
+            test_data=dataset_spec(cfg, "test"),
+            loader=LoaderSpec(cfg.DATA_LOADER.NUM_WORKERS, cfg.DATA_LOADER.PIN_MEMORY),
+            optimizer=_optimizer_spec(cfg),
+            schedule=_schedule(cfg.SOLVER),
+            loss=cfg.MODEL.LOSS_FUNC,
+            label_smoothing=cfg.MODEL.LABEL_SMOOTHING,
+            multi_label=cfg.DATA.MULTI_LABEL,
+            cohort=_cohort_spec(node),
+            train=_train_spec(cfg, train_batch),
+            search=_search_spec(node, train_batch, test_batch),
+            test=_test_spec(cfg, test_batch),
+            config_text=cfg.dump(),
+            ignored=tuple(ignored_settings(cfg)),
+        )
+
+
+def _optimizer_spec(cfg: CfgNode) -> OptimizerSpec:
+    solver = cfg.SOLVER
+    return OptimizerSpec(
+        method=solver.OPTIMIZING_METHOD,
+        base_lr=solver.BASE_LR,
+        momentum=solver.MOMENTUM,
+        dampening=solver.DAMPENING,
+        nesterov=solver.NESTEROV,
+        weight_decay=solver.WEIGHT_DECAY,
+        bn_weight_decay=cfg.BN.WEIGHT_DECAY,
+        zero_wd_1d_param=solver.ZERO_WD_1D_PARAM,
+    )
+
+
+def _schedule(solver: CfgNode) -> LRSchedule:
+    return LRSchedule(
+        base_lr=solver.BASE_LR,
+        max_epoch=solver.MAX_EPOCH,
+        policy=solver.LR_POLICY,
+        cosine_end_lr=solver.COSINE_END_LR,
+        cosine_after_warmup=solver.COSINE_AFTER_WARMUP,
+        steps=tuple(solver.STEPS),
+        lrs=tuple(solver.LRS),
+        warmup_epochs=solver.WARMUP_EPOCHS,
+        warmup_start_lr=solver.WARMUP_START_LR,
+    )
+
+
+def _cohort_spec(node: CfgNode) -> CohortSpec:
+    return CohortSpec(
+        enabled=node.ENABLE,
+        min_width=node.WIDTH_RANGE[0],
+        num_random=node.NUM_RANDOM,
+        spatial_sizes=tuple(node.SPATIAL_SIZES),
+        temporal_sizes=tuple(node.TEMPORAL_SIZES),
+        sampling=node.SAMPLING,
+        distill=node.DISTILL,
+        static_spatial=node.STATIC_SPATIAL_SIZE,
+        static_temporal=node.STATIC_TEMPORAL_SIZE,
+    )
+
+
+def _train_spec(cfg: CfgNode, batch_size: int) -> TrainSpec:
+    train = cfg.TRAIN
+    tensorboard = None
+    if cfg.TENSORBOARD.ENABLE:
+        tensorboard = cfg.TENSORBOARD.LOG_DIR or f"runs-{train.DATASET}"
+    return TrainSpec(
+        enabled=train.ENABLE,
+        batch_size=batch_size,
+        max_epoch=cfg.SOLVER.MAX_EPOCH,
+        eval_period=train.EVAL_PERIOD,
+        checkpoint_period=train.CHECKPOINT_PERIOD,
+        auto_resume=train.AUTO_RESUME,
+        init_checkpoint=train.CHECKPOINT_FILE_PATH,
+        mixed_precision=train.MIXED_PRECISION,
+        log_period=cfg.LOG_PERIOD,
+        precise_bn_batches=cfg.BN.NUM_BATCHES_PRECISE if cfg.BN.USE_PRECISE_STATS else 0,
+        clip_grad_val=cfg.SOLVER.CLIP_GRAD_VAL,
+        clip_grad_l2norm=cfg.SOLVER.CLIP_GRAD_L2NORM,
+        tensorboard_dir=tensorboard,
+    )
+
+
+def _search_spec(node: CfgNode, train_batch: int, test_batch: int) -> SearchSpec:
+    # Calibration and search evaluate the grid of an adaptive network only.
+    return SearchSpec(
+        calibrate=node.ENABLE and node.CALIBRATE,
+        search=node.ENABLE and node.SEARCH,
+        calib_batches=node.BN_CALIB_BATCHES,
+        calib_batch_size=max(1, train_batch),
+        batch_size=max(1, test_batch),
+        widths=tuple(eval_widths(node)),
+        spatial_sizes=tuple(node.EVAL_SPATIAL_SIZES or node.SPATIAL_SIZES),
+        temporal_sizes=tuple(node.EVAL_TEMPORAL_SIZES or node.TEMPORAL_SIZES),
+    )
+
+
+def _test_spec(cfg: CfgNode, batch_size: int) -> MultiViewSpec:
+    node = cfg.MUTUALNET
+    if node.ENABLE:
+        width, spatial, temporal = node.TEST_WIDTH, node.TEST_SPATIAL_SIZE, node.TEST_TEMPORAL_SIZE
+    else:  # an I-Net tests its own configuration (width 1.0: the network is already narrow)
+        width, spatial, temporal = 1.0, node.STATIC_SPATIAL_SIZE, node.STATIC_TEMPORAL_SIZE
+    return MultiViewSpec(
+        enabled=cfg.TEST.ENABLE,
+        batch_size=max(1, batch_size),
+        checkpoint=cfg.TEST.CHECKPOINT_FILE_PATH,
+        width=width,
+        spatial=spatial,
+        temporal=temporal,
+        crop_size=cfg.DATA.TEST_CROP_SIZE,
+        ensemble_method=cfg.DATA.ENSEMBLE_METHOD,
+        views_per_video=cfg.TEST.NUM_ENSEMBLE_VIEWS * cfg.TEST.NUM_SPATIAL_CROPS,
+    )
 
 
 def dataset_spec(cfg: CfgNode, split: str) -> DatasetSpec:
@@ -33,21 +367,13 @@ def dataset_spec(cfg: CfgNode, split: str) -> DatasetSpec:
     TRAIN_CROP_SIZE, TEST_CROP_SIZE, RANDOM_FLIP, INV_UNIFORM_SAMPLE, MEAN, STD,
     MAX_DECODE_RETRIES, MAX_FAILURE_RATIO; MODEL.NUM_CLASSES; TEST.NUM_ENSEMBLE_VIEWS,
     NUM_SPATIAL_CROPS; for ava the AVA paths and file names, for moving_digits the
-    MOVING_DIGITS keys. Kinetics and Charades decode with PyAV only: another
-    DATA.DECODING_BACKEND raises ``ValueError``, as does an unknown data set (naming
-    its key). The pathway ratio ``alpha`` is not part of the spec.
+    MOVING_DIGITS keys. The config is a validated one (``load_config``: known data
+    sets, PyAV decoding). The pathway ratio ``alpha`` is not part of the spec: it is
+    the model's.
     """
-    if split not in SPLITS:
-        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
-    key = "TEST.DATASET" if split == "test" else "TRAIN.DATASET"
+    check_split(split)
     name = (cfg.TEST.DATASET if split == "test" else cfg.TRAIN.DATASET).lower()
-    if name not in DATASETS:
-        raise ValueError(f"{key}: unknown data set {name!r}; known: {', '.join(DATASETS)}")
     data, ava, digits = cfg.DATA, cfg.AVA, cfg.MOVING_DIGITS
-    if name in ("kinetics", "charades") and data.DECODING_BACKEND != "pyav":
-        raise ValueError(
-            f"DATA.DECODING_BACKEND: only 'pyav' is supported, got {data.DECODING_BACKEND!r}"
-        )
     return DatasetSpec(
         name=name,
         root=data.PATH_TO_DATA_DIR,
@@ -56,23 +382,34 @@ def dataset_spec(cfg: CfgNode, split: str) -> DatasetSpec:
         num_classes=cfg.MODEL.NUM_CLASSES,
         sampling=ClipSampling(data.NUM_FRAMES, data.SAMPLING_RATE, data.TARGET_FPS),
         spatial=SpatialSampling(
-            tuple(data.TRAIN_JITTER_SCALES), data.TRAIN_CROP_SIZE, data.TEST_CROP_SIZE,
-            data.RANDOM_FLIP, data.INV_UNIFORM_SAMPLE,
+            tuple(data.TRAIN_JITTER_SCALES),
+            data.TRAIN_CROP_SIZE,
+            data.TEST_CROP_SIZE,
+            data.RANDOM_FLIP,
+            data.INV_UNIFORM_SAMPLE,
         ),
         views=TestViews(cfg.TEST.NUM_ENSEMBLE_VIEWS, cfg.TEST.NUM_SPATIAL_CROPS),
         normalization=Normalization(tuple(data.MEAN), tuple(data.STD)),
         retry=RetryPolicy(data.MAX_DECODE_RETRIES, data.MAX_FAILURE_RATIO),
         ava=AvaFiles(
-            ava.FRAME_DIR, ava.FRAME_LIST_DIR, ava.ANNOTATION_DIR,
-            train_lists=tuple(ava.TRAIN_LISTS), test_lists=tuple(ava.TEST_LISTS),
+            ava.FRAME_DIR,
+            ava.FRAME_LIST_DIR,
+            ava.ANNOTATION_DIR,
+            train_lists=tuple(ava.TRAIN_LISTS),
+            test_lists=tuple(ava.TEST_LISTS),
             train_gt_box_lists=tuple(ava.TRAIN_GT_BOX_LISTS),
             train_predict_box_lists=tuple(ava.TRAIN_PREDICT_BOX_LISTS),
             test_predict_box_lists=tuple(ava.TEST_PREDICT_BOX_LISTS),
             detection_score_thresh=ava.DETECTION_SCORE_THRESH,
-            label_map_file=ava.LABEL_MAP_FILE, exclusion_file=ava.EXCLUSION_FILE,
+            label_map_file=ava.LABEL_MAP_FILE,
+            exclusion_file=ava.EXCLUSION_FILE,
             groundtruth_file=ava.GROUNDTRUTH_FILE,
-        ) if name == "ava" else None,
+        )
+        if name == "ava"
+        else None,
         digits=DigitsSettings(
             digits.NUM_TRAIN_CLIPS, digits.NUM_VAL_CLIPS, digits.SIZE, digits.SEED
-        ) if name == "moving_digits" else None,
+        )
+        if name == "moving_digits"
+        else None,
     )

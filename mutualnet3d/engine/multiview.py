@@ -1,0 +1,96 @@
+"""The test stage: PySlowFast's multi-view protocol, or AVA's key frames once each.
+
+Classification: every video is seen ``views_per_video`` times (ensemble views x spatial
+crops); the softmax (sigmoid for multi-label data) scores of its views are summed, or
+maxed (DATA.ENSEMBLE_METHOD), then top-1/top-5 or mAP (%) are taken over videos.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn as nn
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from ..evaluation import mean_average_precision, top_k_correct
+from ..slim import SubnetConfig
+from .distributed import all_reduce_max, all_reduce_sum, is_main_process
+from .evaluate import DetectionAccumulator
+from .forward import batch_boxes, batch_inputs, forward_at
+
+__all__ = ["test_detection", "test_views"]
+
+
+@torch.no_grad()
+def test_views(
+    model: nn.Module,
+    loader: DataLoader,
+    config: SubnetConfig,
+    *,
+    num_videos: int,
+    views_per_video: int,
+    multi_label: bool,
+    ensemble_method: str,
+    device: torch.device,
+) -> dict[str, Any]:
+    """Video-level scores from every view of ``loader`` (the model's width is the
+    caller's): ``views_per_video``, ``videos``, ``complete_videos`` and the metrics."""
+    num_classes = model.get_classifier().out_features
+    scores = torch.zeros(num_videos, num_classes, dtype=torch.float64)
+    if multi_label:  # multi-hot per video
+        labels = torch.zeros(num_videos, num_classes, dtype=torch.float64)
+    else:
+        labels = torch.full((num_videos,), -1, dtype=torch.long)
+    views = torch.zeros(num_videos, dtype=torch.float64)
+    for batch in tqdm(loader, desc="test", disable=not is_main_process()):
+        logits = forward_at(model, batch_inputs(batch, device, model.num_pathways), config).float()
+        probs = (torch.sigmoid(logits) if multi_label else torch.softmax(logits, 1)).double().cpu()
+        for video, prob, label in zip(batch["video_index"].tolist(), probs, batch["label"]):
+            if ensemble_method == "max":
+                scores[video] = torch.maximum(scores[video], prob)
+            else:
+                scores[video] += prob
+            labels[video] = label
+            views[video] += 1
+    # A video's views may be spread over processes: sum (or max) their scores, count
+    # their views, and take the label from whichever process saw one (-1 elsewhere).
+    reduce_scores = all_reduce_max if ensemble_method == "max" else all_reduce_sum
+    scores = reduce_scores(scores.to(device)).cpu()
+    views = all_reduce_sum(views.to(device)).cpu()
+    labels = all_reduce_max(labels.to(device)).cpu()
+    stats: dict[str, Any] = {
+        "views_per_video": views_per_video,
+        "videos": num_videos,
+        "complete_videos": int((views == views_per_video).sum()),
+    }
+    if multi_label:
+        stats["map"] = round(100 * mean_average_precision(scores.numpy(), labels.numpy()), 3)
+    else:
+        top1, top5 = top_k_correct(scores, labels)
+        videos = max(num_videos, 1)
+        stats.update(top1=round(100 * top1 / videos, 3), top5=round(100 * top5 / videos, 3))
+    return stats
+
+
+@torch.no_grad()
+def test_detection(
+    model: nn.Module,
+    loader: DataLoader,
+    config: SubnetConfig,
+    accumulator: DetectionAccumulator,
+    device: torch.device,
+) -> dict[str, Any]:
+    """AVA: every key frame once; the frame-level mAP (%) and the per-class APs."""
+    for batch in tqdm(loader, desc="test", disable=not is_main_process()):
+        inputs = batch_inputs(batch, device, model.num_pathways)
+        accumulator.add(forward_at(model, inputs, config, batch_boxes(batch, device)), batch)
+    metric, _ = accumulator.result()
+    return {
+        "key_frames": len(loader.dataset),
+        "map": metric,
+        "per_class_ap": {
+            str(c): round(100 * ap, 3) for c, ap in accumulator.details["per_class"].items()
+        },
+    }

@@ -1,0 +1,259 @@
+"""The whole run ``tools/run_net.py`` starts: train, calibrate + search, test.
+
+:func:`run` reads the config once (:meth:`RunSpec.from_cfg`); below it every function
+takes typed pieces, and facts about the network (pathways, full configuration, whether
+it detects) are asked of the model.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+from typing import Any, Optional, Union
+
+import numpy as np
+import simplejson
+import torch
+import torch.nn as nn
+from fvcore.common.config import CfgNode
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import Dataset, RandomSampler
+
+from ..data import build_dataset
+from ..evaluation import AvaEvaluator, format_table, pareto_front, plot_tables, write_tables
+from ..slim import set_width
+from .calibrate import calibrate_grid, precise_bn
+from .checkpoint import Checkpointer, load_for_eval
+from .distributed import device_for_rank, get_rank, get_world_size, is_main_process
+from .evaluate import Accumulator, DetectionAccumulator, evaluate, search
+from .logs import log_stats, logger, setup_logging
+from .multiview import test_detection, test_views
+from .solver import build_optimizer
+from .spec import RunSpec
+from .train import MutualTrainer, resume_or_initialise, train
+
+__all__ = ["run"]
+
+
+def run(cfg: CfgNode) -> None:
+    """Every stage the config enables, in order: train, calibrate + search, test."""
+    spec = RunSpec.from_cfg(cfg, get_world_size())
+    Path(spec.output_dir).mkdir(parents=True, exist_ok=True)
+    setup_logging(spec.output_dir)
+    logger.info("world size %d, output %s", get_world_size(), os.path.abspath(spec.output_dir))
+    for setting in spec.ignored:
+        logger.warning("%s has no effect here (read for PySlowFast compatibility)", setting)
+    device = device_for_rank(spec.num_gpus)
+    _seed(spec.seed + get_rank())
+    model = spec.model.build().to(device)
+    checkpoints = Checkpointer(spec.output_dir, spec.config_text)
+    if spec.train.enabled:
+        _train(spec, model, checkpoints, device)
+    else:
+        load_for_eval(model, spec.test.checkpoint, spec.output_dir)
+    if spec.search.calibrate or spec.search.search:
+        _calibrate_and_search(spec, model, checkpoints, device)
+    if spec.test.enabled:
+        _test(spec, model, device)
+
+
+def _seed(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def _multi_label(spec: RunSpec, model: nn.Module) -> bool:
+    """Sigmoid outputs: multi-label clips (Charades) or a detector's boxes (AVA)."""
+    return spec.multi_label or model.detects
+
+
+def _accumulator(
+    spec: RunSpec, model: nn.Module, dataset: Dataset
+) -> Union[Accumulator, DetectionAccumulator]:
+    """The metric of the run's task: top-1/top-5, mAP, or AVA's frame-level mAP."""
+    if not model.detects:
+        return Accumulator(_multi_label(spec, model))
+    files = spec.test_data.ava
+    exclusions = files.annotation(files.exclusion_file) if files.exclusion_file else None
+    return DetectionAccumulator(
+        AvaEvaluator(
+            files.annotation(files.groundtruth_file),
+            files.annotation(files.label_map_file),
+            exclusions,
+            dataset.video_names,
+        )
+    )
+
+
+def _metrics(
+    spec: RunSpec, model: nn.Module, metric: float, top5: Optional[float]
+) -> dict[str, float]:
+    return {"map": metric} if _multi_label(spec, model) else {"top1": metric, "top5": top5}
+
+
+def _train(
+    spec: RunSpec, model: nn.Module, checkpoints: Checkpointer, device: torch.device
+) -> None:
+    optimizer = build_optimizer(model, spec.optimizer)
+    amp = spec.train.mixed_precision and device.type == "cuda"
+    scaler = torch.amp.GradScaler("cuda", enabled=amp)
+    start_epoch = resume_or_initialise(
+        model,
+        optimizer,
+        scaler,
+        output_dir=spec.output_dir,
+        auto_resume=spec.train.auto_resume,
+        init_checkpoint=spec.train.init_checkpoint,
+    )
+    wrapped = model
+    if get_world_size() > 1:
+        wrapped = DistributedDataParallel(
+            model, device_ids=[device] if device.type == "cuda" else None
+        )
+    full = model.full_config()
+    if spec.cohort.enabled:
+        cohort = spec.cohort.sampler(full, spec.seed).sample
+    else:  # I-Net: its one configuration
+        static = spec.cohort.trained(full)
+        cohort = lambda step: [static]  # noqa: E731
+    trainer = MutualTrainer(
+        wrapped,
+        optimizer,
+        scaler,
+        spec.criterion(),
+        spec.schedule,
+        cohort,
+        model.num_pathways,
+        distill=spec.cohort.distill,
+        multi_label=_multi_label(spec, model),
+        mixed_precision=amp,
+        clip_grad_val=spec.train.clip_grad_val,
+        clip_grad_l2norm=spec.train.clip_grad_l2norm,
+    )
+    dataset = build_dataset(spec.train_data, "train", alpha=model.alpha)
+    writer = _tensorboard(spec)
+    train(
+        trainer,
+        dataset,
+        spec=spec.train,
+        loader=spec.loader,
+        seed=spec.seed,
+        start_epoch=start_epoch,
+        checkpoints=checkpoints,
+        device=device,
+        writer=writer,
+        validate=lambda done: _validate(spec, model, dataset, done, device),
+    )
+    if writer is not None:
+        writer.close()
+
+
+def _validate(
+    spec: RunSpec, model: nn.Module, train_set: Dataset, done: int, device: torch.device
+) -> dict[str, Any]:
+    """The trained configuration on the validation split, after ``done`` epochs."""
+    config = spec.cohort.trained(model.full_config())
+    if spec.train.precise_bn_batches:
+        generator = torch.Generator().manual_seed(spec.seed * 1000 + (done - 1) + 500)
+        loader = spec.loader.loader(
+            train_set, spec.search.calib_batch_size, RandomSampler(train_set, generator=generator)
+        )
+        precise_bn(model, loader, config, spec.train.precise_bn_batches, device)
+    dataset = build_dataset(spec.train_data, "val", alpha=model.alpha)
+    loader = spec.loader.eval_loader(dataset, spec.search.batch_size)
+    return _metrics(
+        spec, model, *evaluate(model, loader, config, _accumulator(spec, model, dataset), device)
+    )
+
+
+def _tensorboard(spec: RunSpec) -> Any:
+    if spec.train.tensorboard_dir is None or not is_main_process():
+        return None
+    from torch.utils.tensorboard import SummaryWriter
+
+    return SummaryWriter(str(Path(spec.output_dir) / spec.train.tensorboard_dir))
+
+
+def _calibrate_and_search(
+    spec: RunSpec, model: nn.Module, checkpoints: Checkpointer, device: torch.device
+) -> None:
+    """BN calibration of every grid configuration, then its evaluation: the tables.
+
+    Calibration reads MUTUALNET.BN_CALIB_BATCHES training batches once and runs every
+    configuration on each, then saves ``checkpoint_calibrated.pyth``; the search decodes
+    each validation clip once and runs every configuration on it, then writes the
+    search and query tables (CSV, JSON) and the accuracy-FLOPs plot.
+    """
+    grid = spec.search.grid(model.full_config())
+    if spec.search.calibrate:
+        dataset = build_dataset(spec.train_data, "train", alpha=model.alpha)
+        sampler = RandomSampler(dataset, generator=torch.Generator().manual_seed(spec.seed))
+        loader = spec.loader.loader(dataset, spec.search.calib_batch_size, sampler)
+        used = calibrate_grid(model, loader, grid, spec.search.calib_batches, device)
+        logger.info("calibrated BN statistics of %d configurations on %d batches", len(grid), used)
+        checkpoints.save(model, spec.train.max_epoch, name="checkpoint_calibrated.pyth")
+    if not spec.search.search:
+        return
+    dataset = build_dataset(spec.train_data, "val", alpha=model.alpha)
+    loader = spec.loader.eval_loader(dataset, spec.search.batch_size)
+    results = search(
+        model, loader, grid, [_accumulator(spec, model, dataset) for _ in grid], device
+    )
+    if not results:  # not the main process
+        return
+    metric_name = "map" if _multi_label(spec, model) else "top1"
+    paths = write_tables(results, spec.output_dir, metric_name)
+    front = pareto_front(results)
+    plot = plot_tables(
+        results,
+        str(Path(spec.output_dir) / "accuracy_flops.png"),
+        metric_name="mAP (%)" if metric_name == "map" else "top-1 (%)",
+        title=f"{spec.model.name}: {len(results)} configurations",
+    )
+    logger.info("wrote %s, %s and %s", paths["search_table"], paths["query_table"], plot)
+    logger.info(
+        "query table: the best configuration for any budget (%d of %d configurations)\n%s",
+        len(front),
+        len(results),
+        format_table(front, metric_name),
+    )
+
+
+def _test(spec: RunSpec, model: nn.Module, device: torch.device) -> dict[str, Any]:
+    """The test split at the tested configuration (its calibrated statistics); writes
+    ``test_results.json``."""
+    full = model.full_config()
+    tested = spec.test.configuration(full)
+    config = spec.test.input_config(tested, full)
+    stats: dict[str, Any] = {
+        "_type": "test",
+        "config": {"width": tested.width, "spatial": tested.spatial, "temporal": tested.temporal},
+    }
+    dataset = build_dataset(spec.test_data, "test", alpha=model.alpha)
+    loader = spec.loader.eval_loader(dataset, spec.test.batch_size)
+    model.eval()
+    with set_width(model, tested.width, tested.key, warn_uncalibrated=True):
+        if model.detects:
+            stats.update(
+                test_detection(model, loader, config, _accumulator(spec, model, dataset), device)
+            )
+        else:
+            stats.update(
+                test_views(
+                    model,
+                    loader,
+                    config,
+                    num_videos=len(dataset) // spec.test.views_per_video,
+                    views_per_video=spec.test.views_per_video,
+                    multi_label=_multi_label(spec, model),
+                    ensemble_method=spec.test.ensemble_method,
+                    device=device,
+                )
+            )
+    log_stats(stats)
+    if is_main_process():
+        with open(Path(spec.output_dir) / "test_results.json", "w") as f:
+            simplejson.dump(stats, f, indent=2, ignore_nan=True)
+    return stats
