@@ -18,6 +18,7 @@ _CLIP_DATASETS = ("kinetics", "charades", "ava")
 
 def add_data_config(cfg: CfgNode) -> None:
     """Add the DATA, DETECTION, AVA and MOVING_DIGITS nodes."""
+    # Long: one line per key, in PySlowFast's order, read top to bottom like its defaults.
     cfg.DATA = CfgNode()
     cfg.DATA.PATH_TO_DATA_DIR = ""  # folder of {train,val,test}.csv (or ImageNet's)
     cfg.DATA.PATH_PREFIX = ""  # joined before every video path of the csv files
@@ -137,7 +138,11 @@ def _validate_clip_crops(cfg: CfgNode) -> None:
     for key in ("NUM_FRAMES", "SAMPLING_RATE"):
         check_whole(f"DATA.{key}", data[key], 1)
     scales = list(data.TRAIN_JITTER_SCALES)
-    if len(scales) != 2 or not all(isinstance(v, int) for v in scales) or not 0 < scales[0] <= scales[1]:
+    if (
+        len(scales) != 2
+        or not all(isinstance(v, int) for v in scales)
+        or not 0 < scales[0] <= scales[1]
+    ):
         raise ConfigError(
             f"DATA.TRAIN_JITTER_SCALES must be [min, max] whole numbers with 0 < min <= max, "
             f"got {scales!r}"

@@ -31,6 +31,7 @@ OPTIMIZERS = ("sgd", "adam", "adamw")
 
 def add_run_config(cfg: CfgNode) -> None:
     """Add the top-level keys and the TRAIN, TEST, SOLVER, BN, DATA_LOADER nodes."""
+    # Long: one line per key, in PySlowFast's order, read top to bottom like its defaults.
     cfg.NUM_GPUS = 1  # GPUs per node (processes per node); 0 runs on the CPU
     cfg.NUM_SHARDS = 1  # nodes (machines) taking part in the job
     cfg.SHARD_ID = 0  # this node's index in [0, NUM_SHARDS)
@@ -61,9 +62,7 @@ def add_run_config(cfg: CfgNode) -> None:
     cfg.TEST.CHECKPOINT_TYPE = "pytorch"  # pytorch or caffe2
     cfg.TEST.NUM_ENSEMBLE_VIEWS = 10  # clips per video, uniform in time
     cfg.TEST.NUM_SPATIAL_CROPS = 3  # crops per clip (1: centre; 3: left/centre/right)
-    cfg.TEST.SAVE_RESULTS_PATH = (
-        ""  # pickle of predictions, labels in OUTPUT_DIR ("": off)
-    )
+    cfg.TEST.SAVE_RESULTS_PATH = ""  # pickle of predictions, labels in OUTPUT_DIR ("": off)
 
     cfg.SOLVER = CfgNode()
     cfg.SOLVER.OPTIMIZING_METHOD = "sgd"  # sgd, adam, adamw
@@ -171,6 +170,4 @@ def _validate_solver(solver: CfgNode) -> None:
     for name in ("CLIP_GRAD_VAL", "CLIP_GRAD_L2NORM"):
         value = solver[name]
         if value is not None and not (is_number(value) and value > 0):
-            raise ConfigError(
-                f"SOLVER.{name} must be None (off) or a number > 0, got {value!r}"
-            )
+            raise ConfigError(f"SOLVER.{name} must be None (off) or a number > 0, got {value!r}")

@@ -87,9 +87,7 @@ def validate_mutualnet(node: CfgNode) -> None:
         _fail("WIDTH_RANGE", "must be two numbers [min, max]", width_range)
     low, high = width_range
     if not 0 < low <= high <= 1.0:
-        _fail(
-            "WIDTH_RANGE", "must be [min, max] with 0 < min <= max <= 1.0", width_range
-        )
+        _fail("WIDTH_RANGE", "must be [min, max] with 0 < min <= max <= 1.0", width_range)
     if high != 1.0:
         # The full network (every channel) learns the labels and teaches the others.
         _fail("WIDTH_RANGE", "must end at 1.0, the full network's width", width_range)
@@ -130,15 +128,28 @@ def check_against_model(cfg: CfgNode, facts: ModelFacts) -> None:
     node, full = cfg.MUTUALNET, facts.full
     for key in ("SPATIAL_SIZES", "EVAL_SPATIAL_SIZES", "STATIC_SPATIAL_SIZE", "TEST_SPATIAL_SIZE"):
         if max(_as_list(node[key]), default=0) > full.spatial:
-            _fail(key, f"must not exceed the full network's input (DATA.TRAIN_CROP_SIZE "
-                  f"{full.spatial} px)", node[key])
-    for key in ("TEMPORAL_SIZES", "EVAL_TEMPORAL_SIZES", "STATIC_TEMPORAL_SIZE", "TEST_TEMPORAL_SIZE"):
+            _fail(
+                key,
+                f"must not exceed the full network's input (DATA.TRAIN_CROP_SIZE "
+                f"{full.spatial} px)",
+                node[key],
+            )
+    for key in (
+        "TEMPORAL_SIZES",
+        "EVAL_TEMPORAL_SIZES",
+        "STATIC_TEMPORAL_SIZE",
+        "TEST_TEMPORAL_SIZE",
+    ):
         largest = max(_as_list(node[key]), default=0)
         if full.temporal is None and largest:
             _fail(key, f"must be empty (or 0): {cfg.MODEL.MODEL_NAME} takes images", node[key])
         if full.temporal is not None and largest > full.temporal:
-            _fail(key, f"must not exceed the {full.temporal} frames of the full network's "
-                  f"{_frames_source(cfg, facts)}", node[key])
+            _fail(
+                key,
+                f"must not exceed the {full.temporal} frames of the full network's "
+                f"{_frames_source(cfg, facts)}",
+                node[key],
+            )
     if node.ENABLE:
         _warn_untrained(cfg, full)
 
@@ -151,10 +162,7 @@ def _as_list(value: object) -> list[int]:
 def _frames_source(cfg: CfgNode, facts: ModelFacts) -> str:
     if facts.alpha is None:
         return f"clip (DATA.NUM_FRAMES {cfg.DATA.NUM_FRAMES})"
-    return (
-        f"Slow pathway (DATA.NUM_FRAMES {cfg.DATA.NUM_FRAMES} // SLOWFAST.ALPHA "
-        f"{facts.alpha})"
-    )
+    return f"Slow pathway (DATA.NUM_FRAMES {cfg.DATA.NUM_FRAMES} // SLOWFAST.ALPHA {facts.alpha})"
 
 
 def _warn_untrained(cfg: CfgNode, full: SubnetConfig) -> None:
@@ -162,28 +170,38 @@ def _warn_untrained(cfg: CfgNode, full: SubnetConfig) -> None:
     node = cfg.MUTUALNET
     checks = [("SPATIAL_SIZES", full.spatial, "EVAL_SPATIAL_SIZES", "TEST_SPATIAL_SIZE")]
     if full.temporal is not None:
-        checks.append(("TEMPORAL_SIZES", full.temporal, "EVAL_TEMPORAL_SIZES", "TEST_TEMPORAL_SIZE"))
+        checks.append(
+            ("TEMPORAL_SIZES", full.temporal, "EVAL_TEMPORAL_SIZES", "TEST_TEMPORAL_SIZE")
+        )
     low_width = node.WIDTH_RANGE[0]
     if cfg.TEST.ENABLE and node.TEST_WIDTH < low_width:
-        _warn(f"MUTUALNET.TEST_WIDTH {node.TEST_WIDTH} lies below the trained widths "
-              f"(MUTUALNET.WIDTH_RANGE {list(node.WIDTH_RANGE)})")
+        _warn(
+            f"MUTUALNET.TEST_WIDTH {node.TEST_WIDTH} lies below the trained widths "
+            f"(MUTUALNET.WIDTH_RANGE {list(node.WIDTH_RANGE)})"
+        )
     for trained_key, largest, eval_key, test_key in checks:
         trained = list(node[trained_key]) + [largest]
         low, high = min(trained), largest
         searched = node.CALIBRATE or node.SEARCH
         outside = [v for v in node[eval_key] if not low <= v <= high]
         if searched and outside:
-            _warn(f"MUTUALNET.{eval_key} {outside} lie outside the trained sizes "
-                  f"[{low}, {high}] (MUTUALNET.{trained_key} and the full network's)")
+            _warn(
+                f"MUTUALNET.{eval_key} {outside} lie outside the trained sizes "
+                f"[{low}, {high}] (MUTUALNET.{trained_key} and the full network's)"
+            )
         tested = node[test_key]
         if cfg.TEST.ENABLE and tested and not low <= tested <= high:
-            _warn(f"MUTUALNET.{test_key} {tested} lies outside the trained sizes "
-                  f"[{low}, {high}] (MUTUALNET.{trained_key} and the full network's)")
+            _warn(
+                f"MUTUALNET.{test_key} {tested} lies outside the trained sizes "
+                f"[{low}, {high}] (MUTUALNET.{trained_key} and the full network's)"
+            )
 
 
 def _warn(message: str) -> None:
     # At load_config's caller: past this helper, its two callers, validate_cfg and load_config.
-    warnings.warn(f"{message}: never trained, its accuracy may mislead", ConfigWarning, stacklevel=6)
+    warnings.warn(
+        f"{message}: never trained, its accuracy may mislead", ConfigWarning, stacklevel=6
+    )
 
 
 def eval_widths(node: CfgNode) -> list[float]:
@@ -215,8 +233,12 @@ def eval_grid(
     sorted largest first; empty lists fall back as the MUTUALNET keys say (EVAL_* to
     the training lists, those to the full size). Image networks get ``[None]`` frames.
     """
-    spatial: list[int] = sorted(node.EVAL_SPATIAL_SIZES or node.SPATIAL_SIZES or [full.spatial], reverse=True)
+    spatial: list[int] = sorted(
+        node.EVAL_SPATIAL_SIZES or node.SPATIAL_SIZES or [full.spatial], reverse=True
+    )
     temporal: Sequence[Optional[int]] = [None]
     if full.temporal is not None:
-        temporal = sorted(node.EVAL_TEMPORAL_SIZES or node.TEMPORAL_SIZES or [full.temporal], reverse=True)
+        temporal = sorted(
+            node.EVAL_TEMPORAL_SIZES or node.TEMPORAL_SIZES or [full.temporal], reverse=True
+        )
     return eval_widths(node), spatial, list(temporal)

@@ -81,7 +81,10 @@ def test_pyslowfast_yaml_loads_with_one_of_our_model_names(tmp_path):
     path = write(tmp_path / "pyslowfast.yaml", PYSLOWFAST_KEYS)
     # PySlowFast's own model names are not registered (yet): refused at load, by name,
     # with the names that are, instead of a KeyError at model build.
-    with pytest.raises(ConfigError, match=r"^MODEL\.MODEL_NAME: unknown model 'SlowFast'; registered: .*slowfast_r50"):
+    with pytest.raises(
+        ConfigError,
+        match=r"^MODEL\.MODEL_NAME: unknown model 'SlowFast'; registered: .*slowfast_r50",
+    ):
         load_config(path)
     cfg = load_config(path, ["MODEL.MODEL_NAME", "slowfast_r50"])
     assert cfg.DATA.INV_UNIFORM_SAMPLE is True and cfg.SLOWFAST.FUSION_KERNEL_SZ == 7

@@ -22,8 +22,7 @@ def test_yaml_merge_with_base(tmp_path):
     write(tmp_path / "base.yaml", "MODEL:\n  NUM_CLASSES: 10\n  DROPOUT_RATE: 0.3\n")
     child = write(
         tmp_path / "child.yaml",
-        "_BASE_: base.yaml\nMODEL:\n  DROPOUT_RATE: 0.1\n"
-        "MUTUALNET:\n  SPATIAL_SIZES: [224, 160]\n",
+        "_BASE_: base.yaml\nMODEL:\n  DROPOUT_RATE: 0.1\nMUTUALNET:\n  SPATIAL_SIZES: [224, 160]\n",
     )
     cfg = load_config(child)
     # The base's key survives, the child's wins where both set one.
@@ -64,9 +63,7 @@ def test_unknown_key_in_yaml_names_key_and_file(tmp_path):
 
 def test_unknown_key_in_base_names_the_base_file(tmp_path):
     write(tmp_path / "parent.yaml", "DATA:\n  NUM_FRAME: 4\n")
-    child = write(
-        tmp_path / "kid.yaml", "_BASE_: parent.yaml\nDATA:\n  NUM_FRAMES: 4\n"
-    )
+    child = write(tmp_path / "kid.yaml", "_BASE_: parent.yaml\nDATA:\n  NUM_FRAMES: 4\n")
     with pytest.raises(ConfigError) as info:
         load_config(child)
     message = str(info.value)
@@ -75,9 +72,7 @@ def test_unknown_key_in_base_names_the_base_file(tmp_path):
 
 
 @pytest.mark.parametrize("prefix", [[], ["--opts"]], ids=["plain", "--opts"])
-@pytest.mark.parametrize(
-    "key", ["MUTUALNET.WIDTH_RANG", "MODEL.NUM_CLASSES.X", "FOO", "_BASE_"]
-)
+@pytest.mark.parametrize("key", ["MUTUALNET.WIDTH_RANG", "MODEL.NUM_CLASSES.X", "FOO", "_BASE_"])
 def test_unknown_key_in_overrides_names_key(prefix, key):
     with pytest.raises(ConfigError, match=rf"unknown config key {re.escape(key)}$"):
         load_config(None, prefix + [key, "1"])

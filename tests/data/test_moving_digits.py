@@ -31,17 +31,6 @@ RAW = Normalization((0.0,) * 3, (1.0,) * 3)
 INK = 100  # levels: above the background (at most 0.15 * 255), below the digit strokes
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """These tests run hundreds of ops on tiny tensors, where intra-op threads only add
-    overhead (tens of times slower on a busy 2-core machine); DataLoader workers also
-    render with one thread."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def motion(name: str) -> int:
     return MOTIONS.index(name)
 

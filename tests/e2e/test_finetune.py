@@ -8,23 +8,40 @@ import torch
 from PIL import Image
 
 from mutualnet3d.config import load_config
-from mutualnet3d.engine import trainer
+from mutualnet3d.engine import run
 from mutualnet3d.engine.checkpoint import checkpoint_path
 from tests.data.folders import CHARADES_CLASSES as NUM_CLASSES
 
-ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow  # whole runs of the command
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _charades_opts(folder, out, **extra):
     opts = {
-        "DATA.PATH_TO_DATA_DIR": str(folder.root), "DATA.PATH_PREFIX": str(folder.prefix),
-        "DATA.NUM_FRAMES": "4", "DATA.SAMPLING_RATE": "2", "DATA.TRAIN_JITTER_SCALES": "[32, 40]",
-        "DATA.TRAIN_CROP_SIZE": "32", "DATA.TEST_CROP_SIZE": "32", "MODEL.MODEL_NAME": "slow_tiny",
-        "MODEL.NUM_CLASSES": str(NUM_CLASSES), "MODEL.DROPOUT_RATE": "0.0", "MUTUALNET.WIDTH_DIVISOR": "2",
-        "TRAIN.BATCH_SIZE": "3", "TEST.BATCH_SIZE": "3", "SOLVER.MAX_EPOCH": "1",
-        "SOLVER.WARMUP_EPOCHS": "0.0", "TRAIN.EVAL_PERIOD": "1", "NUM_GPUS": "0",
-        "DATA_LOADER.NUM_WORKERS": "0", "TEST.NUM_ENSEMBLE_VIEWS": "2", "TEST.NUM_SPATIAL_CROPS": "1",
-        "LOG_PERIOD": "1", "OUTPUT_DIR": str(out), "DATA.MAX_FAILURE_RATIO": "1.0",
+        "DATA.PATH_TO_DATA_DIR": str(folder.root),
+        "DATA.PATH_PREFIX": str(folder.prefix),
+        "DATA.NUM_FRAMES": "4",
+        "DATA.SAMPLING_RATE": "2",
+        "DATA.TRAIN_JITTER_SCALES": "[32, 40]",
+        "DATA.TRAIN_CROP_SIZE": "32",
+        "DATA.TEST_CROP_SIZE": "32",
+        "MODEL.MODEL_NAME": "slow_tiny",
+        "MODEL.NUM_CLASSES": str(NUM_CLASSES),
+        "MODEL.DROPOUT_RATE": "0.0",
+        "MUTUALNET.WIDTH_DIVISOR": "2",
+        "TRAIN.BATCH_SIZE": "3",
+        "TEST.BATCH_SIZE": "3",
+        "SOLVER.MAX_EPOCH": "1",
+        "SOLVER.WARMUP_EPOCHS": "0.0",
+        "TRAIN.EVAL_PERIOD": "1",
+        "NUM_GPUS": "0",
+        "DATA_LOADER.NUM_WORKERS": "0",
+        "TEST.NUM_ENSEMBLE_VIEWS": "2",
+        "TEST.NUM_SPATIAL_CROPS": "1",
+        "LOG_PERIOD": "1",
+        "OUTPUT_DIR": str(out),
+        "DATA.MAX_FAILURE_RATIO": "1.0",
     }
     opts.update(extra)
     return [item for pair in opts.items() for item in pair]
@@ -32,8 +49,11 @@ def _charades_opts(folder, out, **extra):
 
 CHARADES = {
     "MutualNet_Slow_8x8": ("slow_tiny", "blocks.5.proj", {}),
-    "MutualNet_SlowFast_4x16": ("slowfast_tiny", "blocks.6.proj",
-                                {"DATA.NUM_FRAMES": "8", "DATA.SAMPLING_RATE": "1", "SLOWFAST.ALPHA": "4"}),
+    "MutualNet_SlowFast_4x16": (
+        "slowfast_tiny",
+        "blocks.6.proj",
+        {"DATA.NUM_FRAMES": "8", "DATA.SAMPLING_RATE": "1", "SLOWFAST.ALPHA": "4"},
+    ),
 }
 
 
@@ -49,13 +69,23 @@ def test_charades_finetunes_a_kinetics_checkpoint(config, charades_dir, tmp_path
     pretrained = tmp_path / "kinetics_slow_tiny.pyth"
     torch.save(source, pretrained)
     out = tmp_path / "charades"
-    cfg = load_config(str(ROOT / "configs" / "Charades" / f"{config}.yaml"), _charades_opts(
-        charades_dir, out, **{"TRAIN.CHECKPOINT_FILE_PATH": str(pretrained), "MODEL.MODEL_NAME": name, **sizes}))
-    trainer.run(cfg)
+    cfg = load_config(
+        str(ROOT / "configs" / "Charades" / f"{config}.yaml"),
+        _charades_opts(
+            charades_dir,
+            out,
+            **{"TRAIN.CHECKPOINT_FILE_PATH": str(pretrained), "MODEL.MODEL_NAME": name, **sizes},
+        ),
+    )
+    run(cfg)
     log = (out / "stdout.log").read_text()
     assert "pytorchvideo format" in log
     assert head in log  # the 2-class classifier was re-initialised for 5 classes
-    val = [json.loads(line.split("json_stats: ")[1]) for line in log.splitlines() if "val_epoch" in line]
+    val = [
+        json.loads(line.split("json_stats: ")[1])
+        for line in log.splitlines()
+        if "val_epoch" in line
+    ]
     assert 0.0 <= val[-1]["map"] <= 100.0
     test = json.loads((out / "test_results.json").read_text())
     assert test["videos"] == 3 and test["complete_videos"] == 3 and 0.0 <= test["map"] <= 100.0
@@ -66,18 +96,36 @@ def test_charades_finetunes_a_kinetics_checkpoint(config, charades_dir, tmp_path
 def _ava_opts(folder, out, **extra):
     root = Path(folder.root)
     opts = {
-        "AVA.FRAME_DIR": str(folder.frame_dir), "AVA.FRAME_LIST_DIR": str(root),
-        "AVA.ANNOTATION_DIR": str(root), "AVA.TRAIN_LISTS": "['val.csv']",
-        "AVA.TEST_LISTS": "['val.csv']", "AVA.TRAIN_GT_BOX_LISTS": "['gt.csv']",
+        "AVA.FRAME_DIR": str(folder.frame_dir),
+        "AVA.FRAME_LIST_DIR": str(root),
+        "AVA.ANNOTATION_DIR": str(root),
+        "AVA.TRAIN_LISTS": "['val.csv']",
+        "AVA.TEST_LISTS": "['val.csv']",
+        "AVA.TRAIN_GT_BOX_LISTS": "['gt.csv']",
         "AVA.TRAIN_PREDICT_BOX_LISTS": "['predicted.csv']",
-        "AVA.TEST_PREDICT_BOX_LISTS": "['predicted.csv']", "AVA.GROUNDTRUTH_FILE": "gt.csv",
-        "AVA.LABEL_MAP_FILE": "labels.pbtxt", "AVA.EXCLUSION_FILE": "excluded.csv",
-        "DATA.NUM_FRAMES": "4", "DATA.SAMPLING_RATE": "2", "DATA.TRAIN_JITTER_SCALES": "[32, 40]",
-        "DATA.TRAIN_CROP_SIZE": "32", "DATA.TEST_CROP_SIZE": "32", "MODEL.NUM_CLASSES": "4",
-        "MODEL.DROPOUT_RATE": "0.0", "MUTUALNET.WIDTH_DIVISOR": "2", "TRAIN.BATCH_SIZE": "2",
-        "TEST.BATCH_SIZE": "2", "SOLVER.MAX_EPOCH": "1", "SOLVER.WARMUP_EPOCHS": "0.0",
-        "SOLVER.STEPS": "[0]", "SOLVER.LRS": "[1]", "TRAIN.EVAL_PERIOD": "1", "NUM_GPUS": "0",
-        "DATA_LOADER.NUM_WORKERS": "0", "LOG_PERIOD": "1", "OUTPUT_DIR": str(out),
+        "AVA.TEST_PREDICT_BOX_LISTS": "['predicted.csv']",
+        "AVA.GROUNDTRUTH_FILE": "gt.csv",
+        "AVA.LABEL_MAP_FILE": "labels.pbtxt",
+        "AVA.EXCLUSION_FILE": "excluded.csv",
+        "DATA.NUM_FRAMES": "4",
+        "DATA.SAMPLING_RATE": "2",
+        "DATA.TRAIN_JITTER_SCALES": "[32, 40]",
+        "DATA.TRAIN_CROP_SIZE": "32",
+        "DATA.TEST_CROP_SIZE": "32",
+        "MODEL.NUM_CLASSES": "4",
+        "MODEL.DROPOUT_RATE": "0.0",
+        "MUTUALNET.WIDTH_DIVISOR": "2",
+        "TRAIN.BATCH_SIZE": "2",
+        "TEST.BATCH_SIZE": "2",
+        "SOLVER.MAX_EPOCH": "1",
+        "SOLVER.WARMUP_EPOCHS": "0.0",
+        "SOLVER.STEPS": "[0]",
+        "SOLVER.LRS": "[1]",
+        "TRAIN.EVAL_PERIOD": "1",
+        "NUM_GPUS": "0",
+        "DATA_LOADER.NUM_WORKERS": "0",
+        "LOG_PERIOD": "1",
+        "OUTPUT_DIR": str(out),
     }
     opts.update(extra)
     return [item for pair in opts.items() for item in pair]
@@ -85,8 +133,10 @@ def _ava_opts(folder, out, **extra):
 
 AVA = {
     "MutualNet_Slow_8x8": ("slow_tiny", {}),
-    "MutualNet_SlowFast_4x16": ("slowfast_tiny", {"DATA.NUM_FRAMES": "8", "DATA.SAMPLING_RATE": "1",
-                                                  "SLOWFAST.ALPHA": "4"}),
+    "MutualNet_SlowFast_4x16": (
+        "slowfast_tiny",
+        {"DATA.NUM_FRAMES": "8", "DATA.SAMPLING_RATE": "1", "SLOWFAST.ALPHA": "4"},
+    ),
 }
 
 
@@ -102,15 +152,28 @@ def test_ava_finetunes_a_kinetics_classifier(config, ava, tmp_path):  # noqa: F8
     pretrained = tmp_path / "kinetics.pyth"
     torch.save(source, pretrained)
     out = tmp_path / "ava"
-    cfg = load_config(str(ROOT / "configs" / "AVA" / f"{config}.yaml"), _ava_opts(
-        ava, out, **{"TRAIN.CHECKPOINT_FILE_PATH": str(pretrained),
-                     "MODEL.MODEL_NAME": f"{name}_detection", **sizes}))
-    trainer.run(cfg)
+    cfg = load_config(
+        str(ROOT / "configs" / "AVA" / f"{config}.yaml"),
+        _ava_opts(
+            ava,
+            out,
+            **{
+                "TRAIN.CHECKPOINT_FILE_PATH": str(pretrained),
+                "MODEL.MODEL_NAME": f"{name}_detection",
+                **sizes,
+            },
+        ),
+    )
+    run(cfg)
     log = (out / "stdout.log").read_text()
     assert "pytorchvideo format" in log and "detection_head.proj re-initialised" in log
     # 3 training key frames (vidA 902, 903; vidB 903) in batches of 2, the last dropped.
     assert log.count('"_type": "train_iter"') == 1
-    val = [json.loads(line.split("json_stats: ")[1]) for line in log.splitlines() if "val_epoch" in line]
+    val = [
+        json.loads(line.split("json_stats: ")[1])
+        for line in log.splitlines()
+        if "val_epoch" in line
+    ]
     assert 0.0 <= val[-1]["map"] <= 100.0
     test = json.loads((out / "test_results.json").read_text())
     # Detected boxes over 0.8 at vidA 902 and vidB 903; classes 1, 2, 4 are evaluated.
@@ -126,12 +189,24 @@ def test_adaptive_ava_calibrates_and_searches_with_boxes(ava, tmp_path):  # noqa
     # MutualNet training on detection: sub-networks see shrunken clips with their boxes
     # scaled alike; the search scores every configuration by frame-level mAP.
     out = tmp_path / "ava_adaptive"
-    cfg = load_config(str(ROOT / "configs" / "AVA" / "MutualNet_Slow_8x8.yaml"), _ava_opts(
-        ava, out, **{"TRAIN.CHECKPOINT_FILE_PATH": "", "MODEL.MODEL_NAME": "slow_tiny_detection",
-                     "MUTUALNET.ENABLE": "True", "MUTUALNET.WIDTH_RANGE": "[0.5, 1.0]",
-                     "MUTUALNET.SPATIAL_SIZES": "[16, 32]", "MUTUALNET.TEMPORAL_SIZES": "[2, 4]",
-                     "MUTUALNET.EVAL_WIDTHS": "[0.5, 1.0]", "MUTUALNET.BN_CALIB_BATCHES": "1"}))
-    trainer.run(cfg)
+    cfg = load_config(
+        str(ROOT / "configs" / "AVA" / "MutualNet_Slow_8x8.yaml"),
+        _ava_opts(
+            ava,
+            out,
+            **{
+                "TRAIN.CHECKPOINT_FILE_PATH": "",
+                "MODEL.MODEL_NAME": "slow_tiny_detection",
+                "MUTUALNET.ENABLE": "True",
+                "MUTUALNET.WIDTH_RANGE": "[0.5, 1.0]",
+                "MUTUALNET.SPATIAL_SIZES": "[16, 32]",
+                "MUTUALNET.TEMPORAL_SIZES": "[2, 4]",
+                "MUTUALNET.EVAL_WIDTHS": "[0.5, 1.0]",
+                "MUTUALNET.BN_CALIB_BATCHES": "1",
+            },
+        ),
+    )
+    run(cfg)
     table = json.loads((out / "search_table.json").read_text())
     assert table["metric"] == "map"
     rows = table["configurations"]
@@ -155,20 +230,58 @@ def imagenet_dir(tmp_path):
     return tmp_path / "imagenet"
 
 
-@pytest.mark.parametrize("config, model", [("MutualNet_MobileNetV1", "mobilenet_v1_tiny"),
-                                           ("MutualNet_MobileNetV2", "mobilenet_v2_tiny"),
-                                           ("MutualNet_ResNet50", "resnet_tiny")])
+@pytest.mark.parametrize(
+    "config, model",
+    [
+        ("MutualNet_MobileNetV1", "mobilenet_v1_tiny"),
+        ("MutualNet_MobileNetV2", "mobilenet_v2_tiny"),
+        ("MutualNet_ResNet50", "resnet_tiny"),
+    ],
+)
 def test_imagenet_runs_through_the_same_command(config, model, imagenet_dir, tmp_path):
     out = tmp_path / "out"
-    cfg = load_config(str(ROOT / "configs" / "ImageNet" / f"{config}.yaml"), [
-        "DATA.PATH_TO_DATA_DIR", str(imagenet_dir), "DATA.TRAIN_CROP_SIZE", "32", "DATA.TEST_CROP_SIZE", "36",
-        "MODEL.MODEL_NAME", model, "MODEL.NUM_CLASSES", "2", "MUTUALNET.WIDTH_DIVISOR", "2",
-        "MUTUALNET.SPATIAL_SIZES", "[32, 24, 16]", "MUTUALNET.EVAL_WIDTHS", "[1.0]",
-        "MUTUALNET.BN_CALIB_BATCHES", "1", "TRAIN.BATCH_SIZE", "3", "TEST.BATCH_SIZE", "3",
-        "SOLVER.MAX_EPOCH", "1", "TRAIN.EVAL_PERIOD", "1", "NUM_GPUS", "0", "DATA_LOADER.NUM_WORKERS", "0",
-        "TEST.NUM_ENSEMBLE_VIEWS", "1", "TEST.NUM_SPATIAL_CROPS", "1", "OUTPUT_DIR", str(out),
-    ])
-    trainer.run(cfg)
+    cfg = load_config(
+        str(ROOT / "configs" / "ImageNet" / f"{config}.yaml"),
+        [
+            "DATA.PATH_TO_DATA_DIR",
+            str(imagenet_dir),
+            "DATA.TRAIN_CROP_SIZE",
+            "32",
+            "DATA.TEST_CROP_SIZE",
+            "36",
+            "MODEL.MODEL_NAME",
+            model,
+            "MODEL.NUM_CLASSES",
+            "2",
+            "MUTUALNET.WIDTH_DIVISOR",
+            "2",
+            "MUTUALNET.SPATIAL_SIZES",
+            "[32, 24, 16]",
+            "MUTUALNET.EVAL_WIDTHS",
+            "[1.0]",
+            "MUTUALNET.BN_CALIB_BATCHES",
+            "1",
+            "TRAIN.BATCH_SIZE",
+            "3",
+            "TEST.BATCH_SIZE",
+            "3",
+            "SOLVER.MAX_EPOCH",
+            "1",
+            "TRAIN.EVAL_PERIOD",
+            "1",
+            "NUM_GPUS",
+            "0",
+            "DATA_LOADER.NUM_WORKERS",
+            "0",
+            "TEST.NUM_ENSEMBLE_VIEWS",
+            "1",
+            "TEST.NUM_SPATIAL_CROPS",
+            "1",
+            "OUTPUT_DIR",
+            str(out),
+        ],
+    )
+    run(cfg)
     search = json.loads((out / "search_table.json").read_text())["configurations"]
     assert [(c["spatial"], c["temporal"]) for c in search] == [(32, None), (24, None), (16, None)]
     assert json.loads((out / "test_results.json").read_text())["complete_videos"] == 6

@@ -29,8 +29,7 @@ SLOW_NAMES = {
     "s2.pathway0_res0.branch1_bn.bias": "blocks.1.res_blocks.0.branch1_norm.bias",
     "s3.pathway0_res3.branch2.a.weight": "blocks.2.res_blocks.3.branch2.conv_a.weight",
     "s4.pathway0_res5.branch2.b_bn.weight": "blocks.3.res_blocks.5.branch2.norm_b.weight",
-    "s5.pathway0_res2.branch2.c_bn.running_mean":
-        "blocks.4.res_blocks.2.branch2.norm_c.running_mean",
+    "s5.pathway0_res2.branch2.c_bn.running_mean": "blocks.4.res_blocks.2.branch2.norm_c.running_mean",
     "head.projection.weight": "blocks.5.proj.weight",
 }
 SLOWFAST_NAMES = {
@@ -38,10 +37,8 @@ SLOWFAST_NAMES = {
     "s1.pathway1_stem.bn.weight": "blocks.0.multipathway_blocks.1.norm.weight",
     "s1_fuse.conv_f2s.weight": "blocks.0.multipathway_fusion.conv_fast_to_slow.weight",
     "s4_fuse.bn.running_mean": "blocks.3.multipathway_fusion.norm.running_mean",
-    "s2.pathway1_res0.branch1.weight":
-        "blocks.1.multipathway_blocks.1.res_blocks.0.branch1_conv.weight",
-    "s5.pathway0_res2.branch2.c.weight":
-        "blocks.4.multipathway_blocks.0.res_blocks.2.branch2.conv_c.weight",
+    "s2.pathway1_res0.branch1.weight": "blocks.1.multipathway_blocks.1.res_blocks.0.branch1_conv.weight",
+    "s5.pathway0_res2.branch2.c.weight": "blocks.4.multipathway_blocks.0.res_blocks.2.branch2.conv_c.weight",
     "head.projection.bias": "blocks.6.proj.bias",
 }
 
@@ -191,7 +188,7 @@ def test_missing_bn_counters_are_not_reported(tmp_path: Path) -> None:
 def test_own_checkpoint_round_trips(tmp_path: Path) -> None:
     source = get_model_builder("slowfast_tiny")(num_classes=5, **TINY)
     source.load_state_dict(reference_state("slowfast_tiny"))
-    # The trainer's layout (engine/trainer.py writes it with checkpoint.save_checkpoint,
+    # The engine's layout (its Checkpointer writes it with checkpoint.save_checkpoint,
     # i.e. torch.save plus an fsync that is slow on a busy disk).
     state = {"epoch": 3, "model_state": source.state_dict(), "optimizer_state": None}
     path = tmp_path / "checkpoint_epoch_00003.pyth"
@@ -200,8 +197,12 @@ def test_own_checkpoint_round_trips(tmp_path: Path) -> None:
     model = get_model_builder("slowfast_tiny")(num_classes=5, **TINY)
     report = load_pretrained(model, path)
     assert report == {
-        "format": "mutualnet3d", "loaded": len(state["model_state"]), "missing": [],
-        "unexpected": [], "mismatched": [], "reinitialized": [],
+        "format": "mutualnet3d",
+        "loaded": len(state["model_state"]),
+        "missing": [],
+        "unexpected": [],
+        "mismatched": [],
+        "reinitialized": [],
     }
     own = model.state_dict()
     for key, value in source.state_dict().items():

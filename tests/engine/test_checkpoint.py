@@ -1,0 +1,81 @@
+"""Checkpoints: atomic writes, only loadable ones picked, PySlowFast's layout."""
+
+import pytest
+import torch
+
+from mutualnet3d.engine import (
+    Checkpointer,
+    latest_checkpoint,
+    load_checkpoint_file,
+    save_checkpoint,
+)
+from mutualnet3d.engine.checkpoint import checkpoint_path, load_for_eval
+from mutualnet3d.models import get_model_builder
+
+
+def _state(epoch):
+    return {"epoch": epoch, "model_state": {"w": torch.full((3,), float(epoch))}}
+
+
+def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):
+    path = checkpoint_path(str(tmp_path), 1)
+    save_checkpoint(path, _state(1))
+
+    def dying_save(obj, f):
+        f.write(b"partial bytes")
+        raise KeyboardInterrupt  # killed mid-write
+
+    monkeypatch.setattr(torch, "save", dying_save)
+    with pytest.raises(KeyboardInterrupt):
+        save_checkpoint(path, _state(2))
+    monkeypatch.undo()
+    assert load_checkpoint_file(path)["epoch"] == 1  # the old file is intact
+    assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary left
+
+
+def test_truncated_checkpoint_is_never_picked(tmp_path):
+    for epoch in (1, 2, 3):
+        save_checkpoint(checkpoint_path(str(tmp_path), epoch), _state(epoch))
+    newest = checkpoint_path(str(tmp_path), 3)
+    newest.write_bytes(newest.read_bytes()[:50])  # truncated behind our back
+    picked = latest_checkpoint(str(tmp_path))
+    assert picked == checkpoint_path(str(tmp_path), 2)
+    assert load_checkpoint_file(picked)["model_state"]["w"][0] == 2.0
+    assert latest_checkpoint(str(tmp_path / "none")) is None
+
+
+def test_checkpointer_writes_pyslowfasts_layout_and_the_config(tmp_path):
+    model = get_model_builder("slow_tiny")(num_classes=3)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    checkpoints = Checkpointer(str(tmp_path), "MODEL:\n  NUM_CLASSES: 3\n")
+    path = checkpoints.save(model, 4, optimizer)
+    assert path == tmp_path / "checkpoints" / "checkpoint_epoch_00004.pyth"
+    state = load_checkpoint_file(path)
+    assert set(state) == {
+        "epoch",
+        "model_state",
+        "optimizer_state",
+        "scaler_state",
+        "rng_state",
+        "cfg",
+    }
+    assert (
+        state["epoch"] == 4 and state["cfg"].startswith("MODEL:") and state["scaler_state"] is None
+    )
+    assert (
+        checkpoints.save(model, 4, name="checkpoint_calibrated.pyth").name
+        == "checkpoint_calibrated.pyth"
+    )
+
+
+def test_load_for_eval_takes_the_named_file_or_the_newest(tmp_path):
+    model = get_model_builder("slow_tiny")(num_classes=3)
+    assert load_for_eval(model, "", str(tmp_path)) is None  # nothing yet: initial weights
+    trained = get_model_builder("slow_tiny")(num_classes=3)
+    with torch.no_grad():
+        trained.get_classifier().bias.fill_(7.0)
+    path = Checkpointer(str(tmp_path), "").save(trained, 1)
+    assert load_for_eval(model, "", str(tmp_path)) == path
+    assert torch.equal(model.get_classifier().bias, trained.get_classifier().bias)
+    other = get_model_builder("slow_tiny")(num_classes=3)
+    assert load_for_eval(other, str(path), str(tmp_path / "elsewhere")) == path
