@@ -20,9 +20,9 @@ from fvcore.common.config import CfgNode
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import Dataset, RandomSampler
 
-from ..data import build_dataset
+from ..data import DatasetSpec, build_dataset
 from ..evaluation import AvaEvaluator, format_table, pareto_front, plot_tables, write_tables
-from ..slim import set_width
+from ..slim import SubnetConfig, set_width
 from .calibrate import calibrate_grid, precise_bn
 from .checkpoint import Checkpointer, load_for_eval
 from .distributed import device_for_rank, get_rank, get_world_size, is_main_process
@@ -52,8 +52,11 @@ def run(cfg: CfgNode) -> None:
         _train(spec, model, checkpoints, device)
     else:
         load_for_eval(model, spec.test.checkpoint, spec.output_dir)
-    if spec.search.calibrate or spec.search.search:
-        _calibrate_and_search(spec, model, checkpoints, device)
+    grid = spec.search.grid(model.full_config())
+    if spec.search.calibrate:
+        _calibrate(spec, model, grid, checkpoints, device)
+    if spec.search.search:
+        _search(spec, model, grid, device)
     if spec.test.enabled:
         _test(spec, model, device)
 
@@ -70,12 +73,13 @@ def _multi_label(spec: RunSpec, model: nn.Module) -> bool:
 
 
 def _accumulator(
-    spec: RunSpec, model: nn.Module, dataset: Dataset
+    spec: RunSpec, model: nn.Module, dataset: Dataset, data: DatasetSpec
 ) -> Union[Accumulator, DetectionAccumulator]:
-    """The metric of the run's task: top-1/top-5, mAP, or AVA's frame-level mAP."""
+    """The metric of the run's task on ``dataset`` (built from ``data``): top-1/top-5,
+    mAP, or AVA's frame-level mAP against the groundtruth of ``data``'s files."""
     if not model.detects:
         return Accumulator(_multi_label(spec, model))
-    files = spec.test_data.ava
+    files = data.ava
     exclusions = files.annotation(files.exclusion_file) if files.exclusion_file else None
     return DetectionAccumulator(
         AvaEvaluator(
@@ -163,9 +167,8 @@ def _validate(
         precise_bn(model, loader, config, spec.train.precise_bn_batches, device)
     dataset = build_dataset(spec.train_data, "val", alpha=model.alpha)
     loader = spec.loader.eval_loader(dataset, spec.search.batch_size)
-    return _metrics(
-        spec, model, *evaluate(model, loader, config, _accumulator(spec, model, dataset), device)
-    )
+    accumulator = _accumulator(spec, model, dataset, spec.train_data)
+    return _metrics(spec, model, *evaluate(model, loader, config, accumulator, device))
 
 
 def _tensorboard(spec: RunSpec) -> Any:
@@ -176,31 +179,33 @@ def _tensorboard(spec: RunSpec) -> Any:
     return SummaryWriter(str(Path(spec.output_dir) / spec.train.tensorboard_dir))
 
 
-def _calibrate_and_search(
-    spec: RunSpec, model: nn.Module, checkpoints: Checkpointer, device: torch.device
+def _calibrate(
+    spec: RunSpec,
+    model: nn.Module,
+    grid: list[SubnetConfig],
+    checkpoints: Checkpointer,
+    device: torch.device,
 ) -> None:
-    """BN calibration of every grid configuration, then its evaluation: the tables.
+    """BN calibration of every grid configuration on MUTUALNET.BN_CALIB_BATCHES training
+    batches read once (each runs every configuration); saves
+    ``checkpoint_calibrated.pyth``."""
+    dataset = build_dataset(spec.train_data, "train", alpha=model.alpha)
+    sampler = RandomSampler(dataset, generator=torch.Generator().manual_seed(spec.seed))
+    loader = spec.loader.loader(dataset, spec.search.calib_batch_size, sampler)
+    used = calibrate_grid(model, loader, grid, spec.search.calib_batches, device)
+    logger.info("calibrated BN statistics of %d configurations on %d batches", len(grid), used)
+    checkpoints.save(model, spec.train.max_epoch, name="checkpoint_calibrated.pyth")
 
-    Calibration reads MUTUALNET.BN_CALIB_BATCHES training batches once and runs every
-    configuration on each, then saves ``checkpoint_calibrated.pyth``; the search decodes
-    each validation clip once and runs every configuration on it, then writes the
-    search and query tables (CSV, JSON) and the accuracy-FLOPs plot.
-    """
-    grid = spec.search.grid(model.full_config())
-    if spec.search.calibrate:
-        dataset = build_dataset(spec.train_data, "train", alpha=model.alpha)
-        sampler = RandomSampler(dataset, generator=torch.Generator().manual_seed(spec.seed))
-        loader = spec.loader.loader(dataset, spec.search.calib_batch_size, sampler)
-        used = calibrate_grid(model, loader, grid, spec.search.calib_batches, device)
-        logger.info("calibrated BN statistics of %d configurations on %d batches", len(grid), used)
-        checkpoints.save(model, spec.train.max_epoch, name="checkpoint_calibrated.pyth")
-    if not spec.search.search:
-        return
+
+def _search(
+    spec: RunSpec, model: nn.Module, grid: list[SubnetConfig], device: torch.device
+) -> None:
+    """Every grid configuration on the validation split, each clip decoded once; the main
+    process writes the search and query tables (CSV, JSON) and the accuracy-FLOPs plot."""
     dataset = build_dataset(spec.train_data, "val", alpha=model.alpha)
     loader = spec.loader.eval_loader(dataset, spec.search.batch_size)
-    results = search(
-        model, loader, grid, [_accumulator(spec, model, dataset) for _ in grid], device
-    )
+    accumulators = [_accumulator(spec, model, dataset, spec.train_data) for _ in grid]
+    results = search(model, loader, grid, accumulators, device)
     if not results:  # not the main process
         return
     metric_name = "map" if _multi_label(spec, model) else "top1"
@@ -237,7 +242,13 @@ def _test(spec: RunSpec, model: nn.Module, device: torch.device) -> dict[str, An
     with set_width(model, tested.width, tested.key, warn_uncalibrated=True):
         if model.detects:
             stats.update(
-                test_detection(model, loader, config, _accumulator(spec, model, dataset), device)
+                test_detection(
+                    model,
+                    loader,
+                    config,
+                    _accumulator(spec, model, dataset, spec.test_data),
+                    device,
+                )
             )
         else:
             stats.update(
