@@ -49,6 +49,9 @@ def add_data_config(cfg: CfgNode) -> None:
     cfg.DATA.REVERSE_INPUT_CHANNEL = False  # feed BGR instead of RGB (Charades)
     cfg.DATA.MULTI_LABEL = False  # several labels per video; mAP metric (Charades)
     cfg.DATA.ENSEMBLE_METHOD = "sum"  # how test views combine: sum or max
+    # Where decoded videos' test clips start: False (PySlowFast's default) clip i of n at
+    # delta * i / n; True from the first frame to the last, one clip centred.
+    cfg.DATA.USE_OFFSET_SAMPLING = False
     # Not PySlowFast's: how the loader survives videos that fail to decode.
     cfg.DATA.MAX_DECODE_RETRIES = 10  # other videos tried after a failed decode
     cfg.DATA.MAX_FAILURE_RATIO = 0.1  # stop when more of an epoch's videos fail

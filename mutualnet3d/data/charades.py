@@ -2,8 +2,9 @@
 
 The csv lists one JPEG frame per row (:mod:`~mutualnet3d.data.frame_lists`, PySlowFast's
 format); ``path`` is relative to ``path_prefix`` (DATA.PATH_PREFIX) and ``labels`` holds
-the frame's class ids. Frames are already at a fixed rate, so a clip covers
-``num_frames * sampling_rate`` frames of the list.
+the frame's class ids. Frames are already at a fixed rate: a clip takes every
+``sampling_rate``-th frame of the list (:func:`clip_frame_indices`, PySlowFast's
+``get_seq_frames``).
 
 Spatial sampling, normalisation, test views, pathways and retries are
 :class:`~mutualnet3d.data.clip_dataset.ClipDataset`'s, as for Kinetics.
@@ -18,12 +19,44 @@ import numpy as np
 import torch
 
 from .clip_dataset import ClipDataset
-from .decoder import sample_frame_indices
 from .frame_lists import read_frame_lists
 from .frames import load_frames
 from .specs import ClipSampling, Normalization, RetryPolicy, SpatialSampling, TestViews
 
-__all__ = ["Charades"]
+__all__ = ["Charades", "clip_frame_indices"]
+
+
+def clip_frame_indices(
+    total: int,
+    num_frames: int,
+    sampling_rate: int,
+    clip_index: int = -1,
+    num_clips: int = 1,
+    generator: Optional[torch.Generator] = None,
+) -> list[int]:
+    """The frames of one clip of a ``total``-frame list: PySlowFast's Charades rule.
+
+    The clip is ``num_frames`` frames ``sampling_rate`` apart, ``length = (num_frames -
+    1) * sampling_rate + 1`` frames in all, from ``start`` on (indices clamped to the
+    list: short videos repeat their last frame). ``clip_index == -1`` (train, val)
+    draws ``start`` uniformly among the whole numbers of ``[0, total - length]``, or of
+    ``[total - length, 0]`` when the video is shorter than the clip (then the first
+    frames repeat). Test view ``clip_index`` of ``num_clips`` starts at
+    ``round(clip_index * max(total - length, 0) / (num_clips - 1))``; a single view at
+    0 (where PySlowFast divides by zero).
+    """
+    if total < 1:
+        raise ValueError(f"a video needs at least one frame, got {total}")
+    length = (num_frames - 1) * sampling_rate + 1
+    if clip_index == -1:
+        low, high = sorted((0, total - length))
+        start = int(torch.randint(low, high + 1, (), generator=generator))
+    elif not 0 <= clip_index < num_clips:
+        raise ValueError(f"clip_index must be -1 or in [0, {num_clips}), got {clip_index}")
+    else:
+        gap = max(total - length, 0) / (num_clips - 1) if num_clips > 1 else 0.0
+        start = int(round(gap * clip_index))
+    return [max(min(start + i * sampling_rate, total - 1), 0) for i in range(num_frames)]
 
 
 class Charades(ClipDataset):
@@ -32,12 +65,10 @@ class Charades(ClipDataset):
     Each item is a dict as :class:`~mutualnet3d.data.clip_dataset.ClipDataset` returns,
     with ``label`` a float32 multi-hot tensor of shape (``num_classes``,).
 
-    Temporal sampling: a clip covers ``num_frames * sampling_rate`` frames of the list
-    and takes ``num_frames`` indices spread over it by ``linspace`` (truncated, clamped
-    to the video: short videos repeat frames). Train/val draw the start uniformly; test
-    view ``i`` takes clip ``i // num_spatial_crops`` of ``num_ensemble_views`` evenly
-    spaced ones (:func:`~mutualnet3d.data.decoder.sample_frame_indices` with equal frame
-    rates). Spatial sampling and the view order are ClipDataset's.
+    Temporal sampling (:func:`clip_frame_indices`, PySlowFast's): ``num_frames`` frames
+    ``sampling_rate`` apart; train/val draw the start, test view ``i`` takes clip ``i //
+    num_spatial_crops`` of ``num_ensemble_views`` evenly spaced ones. Spatial sampling
+    and the view order are ClipDataset's.
 
     Labels, as PySlowFast's ``Charades``: in train, the union of the labels of every
     frame from the clip's first sampled frame to its last (frames between sampled ones
@@ -128,12 +159,11 @@ class Charades(ClipDataset):
     def load_clip(
         self, video: int, temporal: int, generator: Optional[torch.Generator]
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        # Equal rates: the clip covers num_frames * sampling_rate frames of the list.
         s = self.sampling
-        frame_indices = sample_frame_indices(
-            self.num_video_frames(video), s.num_frames, s.sampling_rate, 1.0, 1.0,
+        frame_indices = clip_frame_indices(
+            self.num_video_frames(video), s.num_frames, s.sampling_rate,
             clip_index=temporal, num_clips=self.views.num_ensemble_views, generator=generator,
-        ).tolist()
+        )
         paths = self.frame_paths(video)
         frames = load_frames([paths[i] for i in frame_indices])
         return frames, self.clip_label(video, frame_indices)

@@ -6,6 +6,7 @@ only the frames it needs (decoded frames stay in YUV until picked, which is chea
 
 from __future__ import annotations
 
+import math
 import os
 from typing import Optional
 
@@ -18,6 +19,7 @@ __all__ = [
     "DecodeError",
     "check_file",
     "clip_span",
+    "clip_start",
     "sample_frame_indices",
     "decode_clip",
 ]
@@ -59,12 +61,40 @@ def check_file(path: str, error: type[DecodeError] = DecodeError) -> None:
 
 
 def clip_span(num_frames: int, sampling_rate: int, fps: float, target_fps: float) -> float:
-    """Source frames covered by one clip: ``sampling_rate * num_frames * fps / target_fps``.
+    """Source frames covered by one clip: ``sampling_rate * num_frames * fps / target_fps``,
+    at least 1.
 
     ``sampling_rate`` is the stride at ``target_fps``; a video at another frame rate
     covers the same duration in seconds (PySlowFast's ``clip_size``).
     """
-    return sampling_rate * num_frames * fps / target_fps
+    return max(1.0, sampling_rate * num_frames * fps / target_fps)
+
+
+def clip_start(
+    delta: float,
+    clip_index: int,
+    num_clips: int,
+    use_offset: bool = False,
+    generator: Optional[torch.Generator] = None,
+) -> float:
+    """Where a clip starts, ``delta`` being the frames the video has beyond the clip.
+
+    PySlowFast's ``get_start_end_idx``: ``clip_index == -1`` draws the start uniformly in
+    ``[0, delta]`` (train, val). A test view ``clip_index`` of ``num_clips`` starts at
+    ``delta * clip_index / num_clips`` (DATA.USE_OFFSET_SAMPLING False, its default: the
+    first view at 0, none at the end), or with ``use_offset`` at ``clip_index *
+    floor(delta / (num_clips - 1))`` (first at 0, last at the end), a single view at
+    ``floor(delta / 2)``.
+    """
+    if clip_index == -1:
+        return float(torch.rand((), generator=generator)) * delta
+    if not 0 <= clip_index < num_clips:
+        raise ValueError(f"clip_index must be -1 or in [0, {num_clips}), got {clip_index}")
+    if not use_offset:
+        return delta * clip_index / num_clips
+    if num_clips == 1:
+        return float(math.floor(delta / 2))
+    return float(clip_index * math.floor(delta / (num_clips - 1)))
 
 
 def sample_frame_indices(
@@ -76,28 +106,20 @@ def sample_frame_indices(
     clip_index: int = -1,
     num_clips: int = 1,
     generator: Optional[torch.Generator] = None,
+    use_offset: bool = False,
 ) -> torch.Tensor:
     """``num_frames`` indices (int64, non-decreasing, in ``[0, total - 1]``) of one clip.
 
-    ``clip_index == -1`` draws the start uniformly in ``[0, max(total - span, 0)]``
-    (train/val); otherwise clip ``clip_index`` of ``num_clips`` evenly spaced clips starts
-    at ``delta * clip_index / (num_clips - 1)``, so the first clip starts at frame 0 and
-    the last ends at the last frame; a single clip is centred (test). A video shorter
-    than the span repeats its frames (indices are clamped), as PySlowFast does.
+    PySlowFast's sampling of a decoded video: the clip spans :func:`clip_span` frames
+    from :func:`clip_start` (``delta = max(total - span, 0)``), and its frames are
+    ``linspace(start, start + span - 1, num_frames)`` (float32, as ``temporal_sampling``),
+    clamped to the video and truncated. A video shorter than the span repeats frames.
     """
     if total < 1:
         raise ValueError(f"a video needs at least one frame, got {total}")
     span = clip_span(num_frames, sampling_rate, fps, target_fps)
-    delta = max(total - span, 0.0)
-    if clip_index == -1:
-        start = float(torch.rand((), generator=generator)) * delta
-    elif not 0 <= clip_index < num_clips:
-        raise ValueError(f"clip_index must be -1 or in [0, {num_clips}), got {clip_index}")
-    elif num_clips == 1:
-        start = delta / 2
-    else:
-        start = delta * clip_index / (num_clips - 1)
-    index = torch.linspace(start, start + span - 1, num_frames, dtype=torch.float64)
+    start = clip_start(max(total - span, 0.0), clip_index, num_clips, use_offset, generator)
+    index = torch.linspace(start, start + span - 1, num_frames)
     # Clamp first, then truncate: the floor of a clamped non-negative value.
     return index.clamp(0, total - 1).long()
 
@@ -110,6 +132,7 @@ def decode_clip(
     clip_index: int = -1,
     num_clips: int = 1,
     generator: Optional[torch.Generator] = None,
+    use_offset: bool = False,
 ) -> torch.Tensor:
     """Decode one clip of ``path``: uint8 tensor (T, H, W, 3), RGB, T = ``num_frames``.
 
@@ -139,7 +162,7 @@ def decode_clip(
                 )
             index = sample_frame_indices(
                 len(frames), num_frames, sampling_rate, fps, target_fps, clip_index,
-                num_clips, generator,
+                num_clips, generator, use_offset,
             )
             # Convert each distinct frame once; short videos repeat indices.
             picked = {i: frames[i].to_ndarray(format="rgb24") for i in set(index.tolist())}

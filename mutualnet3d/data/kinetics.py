@@ -111,5 +111,6 @@ class Kinetics(ClipDataset):
         frames = decode_clip(
             self.videos[video], s.num_frames, s.sampling_rate, s.target_fps,
             clip_index=temporal, num_clips=self.views.num_ensemble_views, generator=generator,
+            use_offset=self.views.use_offset,
         )
         return frames, self.labels[video]

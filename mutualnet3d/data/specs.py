@@ -88,12 +88,18 @@ class SpatialSampling:
 @dataclass(frozen=True)
 class TestViews:
     """Test clips per video: ``num_ensemble_views`` evenly spaced clips, each cut into
-    ``num_spatial_crops`` squares (1: the centre; 3: left, centre, right)."""
+    ``num_spatial_crops`` squares (1: the centre; 3: left, centre, right).
+
+    ``use_offset`` (PySlowFast's DATA.USE_OFFSET_SAMPLING) chooses where the clips of a
+    decoded video start (:func:`~mutualnet3d.data.decoder.clip_start`): False, its
+    default, at ``delta * i / n``; True, from the first frame to the last.
+    """
 
     __test__ = False  # pytest: not a test class despite its name
 
     num_ensemble_views: int = 10
     num_spatial_crops: int = 3
+    use_offset: bool = False
 
     def __post_init__(self) -> None:
         if self.num_ensemble_views < 1:

@@ -365,8 +365,8 @@ def dataset_spec(cfg: CfgNode, split: str) -> DatasetSpec:
     (PySlowFast), case-insensitive. Keys read: DATA.PATH_TO_DATA_DIR, PATH_PREFIX,
     PATH_LABEL_SEPARATOR, NUM_FRAMES, SAMPLING_RATE, TARGET_FPS, TRAIN_JITTER_SCALES,
     TRAIN_CROP_SIZE, TEST_CROP_SIZE, RANDOM_FLIP, INV_UNIFORM_SAMPLE, MEAN, STD,
-    MAX_DECODE_RETRIES, MAX_FAILURE_RATIO; MODEL.NUM_CLASSES; TEST.NUM_ENSEMBLE_VIEWS,
-    NUM_SPATIAL_CROPS; for ava the AVA paths and file names, for moving_digits the
+    MAX_DECODE_RETRIES, MAX_FAILURE_RATIO, USE_OFFSET_SAMPLING; MODEL.NUM_CLASSES;
+    TEST.NUM_ENSEMBLE_VIEWS, NUM_SPATIAL_CROPS; for ava the AVA paths and file names, for moving_digits the
     MOVING_DIGITS keys. The config is a validated one (``load_config``: known data
     sets, PyAV decoding). The pathway ratio ``alpha`` is not part of the spec: it is
     the model's.
@@ -388,7 +388,9 @@ def dataset_spec(cfg: CfgNode, split: str) -> DatasetSpec:
             data.RANDOM_FLIP,
             data.INV_UNIFORM_SAMPLE,
         ),
-        views=TestViews(cfg.TEST.NUM_ENSEMBLE_VIEWS, cfg.TEST.NUM_SPATIAL_CROPS),
+        views=TestViews(
+            cfg.TEST.NUM_ENSEMBLE_VIEWS, cfg.TEST.NUM_SPATIAL_CROPS, data.USE_OFFSET_SAMPLING
+        ),
         normalization=Normalization(tuple(data.MEAN), tuple(data.STD)),
         retry=RetryPolicy(data.MAX_DECODE_RETRIES, data.MAX_FAILURE_RATIO),
         ava=AvaFiles(

@@ -17,9 +17,9 @@ from mutualnet3d.data import (
     SpatialSampling,
     TestViews,
     VideoDecodeWarning,
-    sample_frame_indices,
 )
 from mutualnet3d.data import transforms as T
+from mutualnet3d.data.charades import clip_frame_indices
 from mutualnet3d.data.frames import load_frames
 
 from .folders import CHARADES_CLASSES as NUM_CLASSES
@@ -27,7 +27,7 @@ from .folders import LAYOUT, NAMES, RAMP, START, STEP, CharadesFolder
 
 MEAN = (0.45, 0.45, 0.45)
 STD = (0.225, 0.225, 0.225)
-# Sizes for 48x64 frames: a clip covers 4 * 2 = 8 frames; train crops 28 out of a
+# Sizes for 48x64 frames: a clip is 4 frames 2 apart (7 frames); train crops 28 out of a
 # 32-40 px short side, test crops 32.
 SMALL = dict(
     num_classes=NUM_CLASSES, sampling=ClipSampling(num_frames=4, sampling_rate=2),
@@ -100,9 +100,9 @@ def test_train_clips_and_labels_union_over_the_clip_span(charades_dir: CharadesF
             assert sample["index"] == sample["video_index"] == index and sample["view"] == 0
             name = NAMES[index]
             seen = frame_indices(clip)
-            # linspace over 8 frames from a start in [0, frames - 8]: steps of 2-3 frames.
-            assert 0 <= seen[0] <= len(LAYOUT[name]) - 8
-            assert all(2 <= b - a <= 3 for a, b in zip(seen, seen[1:]))
+            # PySlowFast: 4 frames 2 apart from a start in [0, frames - 7].
+            assert 0 <= seen[0] <= len(LAYOUT[name]) - 7
+            assert all(b - a == 2 for a, b in zip(seen, seen[1:]))
             spanned = union(name, range(seen[0], seen[-1] + 1))
             assert torch.equal(label, multi_hot(spanned))
             span_differs_from_sampled += spanned != union(name, seen)
@@ -134,9 +134,9 @@ def test_test_views_map_to_temporal_clips_and_crops(charades_dir: CharadesFolder
         temporal, spatial = divmod(view, 3)
         assert (sample["video_index"], sample["view"], sample["index"]) == (video, view, index)
         total = len(LAYOUT[NAMES[video]])
-        want = sample_frame_indices(total, 4, 2, 1, 1, clip_index=temporal, num_clips=2)
+        want = clip_frame_indices(total, 4, 2, clip_index=temporal, num_clips=2)
         (clip,) = sample["inputs"]
-        assert frame_indices(clip) == want.tolist()
+        assert frame_indices(clip) == want
         # First view starts at frame 0, last ends on the last frame.
         assert want[0] == 0 if temporal == 0 else want[-1] == total - 1
         # Kinetics' 3-crop rule: short side to 32, left / centre / right 32 px squares.
@@ -164,8 +164,9 @@ def test_slowfast_pathways(charades_dir: CharadesFolder) -> None:
 def test_missing_frame_warns_counts_and_retries_another_video(
     charades_dir: CharadesFolder,
 ) -> None:
-    # A clip of 4 x 4 = 16 frames covers all of vidB's 12: indices 0, 5, 10, 11 always.
-    missing = charades_dir.frame("vidB", 5)
+    # A clip of 4 frames 4 apart spans 13 frames, one more than vidB's 12: it starts at
+    # -1 or 0 (PySlowFast's rule for short videos) and always reads frame 0.
+    missing = charades_dir.frame("vidB", 0)
     missing.unlink()
     ds = make_dataset(charades_dir, "train", sampling_rate=4, seed=3)
     with warnings.catch_warnings(record=True) as caught:
@@ -185,7 +186,7 @@ def test_missing_frame_warns_counts_and_retries_another_video(
 def test_missing_frame_fails_test_views_and_exhausted_retries(
     charades_dir: CharadesFolder,
 ) -> None:
-    missing = charades_dir.frame("vidB", 5)
+    missing = charades_dir.frame("vidB", 0)
     missing.unlink()
     # 10 retries: a test view replaced by a random video would be caught (seeded draws).
     ds = make_dataset(charades_dir, "test", sampling_rate=4, retry=RetryPolicy(10), seed=0)
@@ -198,8 +199,36 @@ def test_missing_frame_fails_test_views_and_exhausted_retries(
 
 
 def test_max_failure_ratio_stops_on_a_broken_copy(charades_dir: CharadesFolder) -> None:
-    charades_dir.frame("vidB", 5).unlink()
+    charades_dir.frame("vidB", 0).unlink()
     ds = make_dataset(charades_dir, "train", sampling_rate=4, retry=RetryPolicy(10, 0.2),
                       seed=0)
     with pytest.warns(VideoDecodeWarning), pytest.raises(RuntimeError, match="max_failure_ratio"):
         ds[1]  # 1 of 3 videos > 0.2
+
+
+@pytest.mark.parametrize(
+    "total, clip_index, num_clips, expected",
+    [
+        # length (4 - 1) * 3 + 1 = 10 frames; gap = (30 - 10) / (3 - 1) = 10 per view.
+        (30, 0, 3, [0, 3, 6, 9]),
+        (30, 1, 3, [10, 13, 16, 19]),
+        (30, 2, 3, [20, 23, 26, 29]),
+        # gap 21 / 2 = 10.5: view 1 starts at round(10.5) = 10 (round half to even).
+        (31, 1, 3, [10, 13, 16, 19]),
+        # shorter than the clip: views start at 0 and repeat the last frame.
+        (8, 2, 3, [0, 3, 6, 7]),
+        # one view starts at 0 (PySlowFast divides by zero there).
+        (30, 0, 1, [0, 3, 6, 9]),
+    ],
+)
+def test_test_views_follow_pyslowfasts_charades_rule(total, clip_index, num_clips, expected) -> None:
+    assert clip_frame_indices(total, 4, 3, clip_index, num_clips) == expected
+
+
+def test_train_starts_cover_every_whole_start_and_short_videos_start_before_zero() -> None:
+    generator = torch.Generator().manual_seed(0)
+    starts = {clip_frame_indices(12, 4, 2, -1, generator=generator)[0] for _ in range(300)}
+    assert starts == set(range(12 - 7 + 1))  # randint(0, 12 - 7), inclusive
+    # 13 frames needed, 12 given: start -1 or 0, so frame 0 comes once or twice.
+    firsts = {tuple(clip_frame_indices(12, 4, 4, -1, generator=generator)) for _ in range(100)}
+    assert firsts == {(0, 3, 7, 11), (0, 4, 8, 11)}

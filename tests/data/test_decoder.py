@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from mutualnet3d.data import DecodeError, clip_span, decode_clip, sample_frame_indices
+from mutualnet3d.data.decoder import clip_start
 
 
 def test_clip_span_scales_with_the_video_frame_rate() -> None:
@@ -18,19 +19,34 @@ def test_clip_span_scales_with_the_video_frame_rate() -> None:
     assert clip_span(4, 2, 15, 30) == 4
 
 
-def test_test_clips_start_at_first_frame_and_end_at_last() -> None:
-    # span = 5 * 4 = 20 frames, delta = 100 - 20 = 80.
-    first = sample_frame_indices(100, 4, 5, 30, 30, clip_index=0, num_clips=5)
-    last = sample_frame_indices(100, 4, 5, 30, 30, clip_index=4, num_clips=5)
-    middle = sample_frame_indices(100, 4, 5, 30, 30, clip_index=2, num_clips=5)
-    assert first.tolist() == [0, 6, 12, 19]
-    assert last.tolist() == [80, 86, 92, 99]
-    assert middle.tolist() == [40, 46, 52, 59]
-    assert first.dtype == torch.int64
-    # One clip is centred.
-    assert sample_frame_indices(100, 4, 5, 30, 30, 0, 1).tolist() == [40, 46, 52, 59]
+def test_test_clips_start_where_pyslowfast_starts_them() -> None:
+    # span = 5 * 4 = 20 frames, delta = 100 - 20 = 80; frames linspace(s, s + 19, 4).
+    # DATA.USE_OFFSET_SAMPLING False (PySlowFast's default): clip i of 5 at 80 * i / 5.
+    clips = [sample_frame_indices(100, 4, 5, 30, 30, i, 5).tolist() for i in range(5)]
+    assert clips[0] == [0, 6, 12, 19] and clips[2] == [32, 38, 44, 51]
+    assert clips[4] == [64, 70, 76, 83]  # the last view stops short of the end
+    assert sample_frame_indices(100, 4, 5, 30, 30, 0, 5).dtype == torch.int64
+    # One clip starts at 0.
+    assert sample_frame_indices(100, 4, 5, 30, 30, 0, 1).tolist() == [0, 6, 12, 19]
+    # With offsets: clip i at i * floor(80 / 4), from the first frame to the last; one
+    # clip centred at floor(80 / 2).
+    offset = [sample_frame_indices(100, 4, 5, 30, 30, i, 5, use_offset=True).tolist() for i in range(5)]
+    assert offset[0] == [0, 6, 12, 19] and offset[2] == [40, 46, 52, 59]
+    assert offset[4] == [80, 86, 92, 99]
+    assert sample_frame_indices(100, 4, 5, 30, 30, 0, 1, use_offset=True).tolist() == [40, 46, 52, 59]
     # A 60 fps video: the span doubles to 40 source frames.
     assert sample_frame_indices(200, 4, 5, 60, 30, 0, 2).tolist() == [0, 13, 26, 39]
+
+
+@pytest.mark.parametrize(
+    "delta, clip_index, num_clips, use_offset, start",
+    [
+        (80, 3, 10, False, 24.0), (81, 3, 10, False, 24.3), (81, 3, 10, True, 27.0),
+        (81, 0, 1, True, 40.0), (81, 0, 1, False, 0.0), (0, 9, 10, True, 0.0),
+    ],
+)
+def test_clip_start_is_pyslowfasts_get_start_end_idx(delta, clip_index, num_clips, use_offset, start) -> None:
+    assert clip_start(delta, clip_index, num_clips, use_offset) == pytest.approx(start)
 
 
 def test_short_video_clamps_indices_to_its_last_frame() -> None:
@@ -57,10 +73,16 @@ def test_random_clips_are_increasing_and_inside_the_video() -> None:
 
 def test_decode_clip_returns_the_sampled_frames(tmp_path: Path, make_video) -> None:
     path = make_video(tmp_path / "ramp.mp4", num_frames=40)
-    # span 16, delta 24: clip 0 of 2 is linspace(0, 15, 8), clip 1 starts at frame 24.
-    for clip_index, expected in [(0, [0, 2, 4, 6, 8, 10, 12, 15]),
-                                 (1, [24, 26, 28, 30, 32, 34, 36, 39])]:
-        frames = decode_clip(str(path), 8, 2, 30, clip_index=clip_index, num_clips=2)
+    # span 16, delta 24: clip 0 of 2 is linspace(0, 15, 8); clip 1 starts at 24 / 2 = 12,
+    # or at the last possible frame, 24, with offsets.
+    for clip_index, use_offset, expected in [
+        (0, False, [0, 2, 4, 6, 8, 10, 12, 15]),
+        (1, False, [12, 14, 16, 18, 20, 22, 24, 27]),
+        (1, True, [24, 26, 28, 30, 32, 34, 36, 39]),
+    ]:
+        frames = decode_clip(
+            str(path), 8, 2, 30, clip_index=clip_index, num_clips=2, use_offset=use_offset
+        )
         assert frames.shape == (8, 48, 64, 3) and frames.dtype == torch.uint8
         found = [make_video.frame_of(float(f.float().mean())) for f in frames]
         assert found == pytest.approx(expected, abs=0.5)

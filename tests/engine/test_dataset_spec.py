@@ -100,6 +100,8 @@ def test_dataset_spec_holds_every_data_key(kinetics_dir) -> None:
         "1",
         "MODEL.NUM_CLASSES",
         "7",
+        "DATA.USE_OFFSET_SAMPLING",
+        "True",
     )
     spec = dataset_spec(cfg, "val")
     assert (spec.name, spec.root, spec.path_prefix, spec.separator, spec.num_classes) == (
@@ -113,7 +115,7 @@ def test_dataset_spec_holds_every_data_key(kinetics_dir) -> None:
     assert spec.spatial == SpatialSampling(
         (32, 40), 28, 32, random_flip=False, inverse_uniform=True
     )
-    assert spec.views == TestViews(2, 1)
+    assert spec.views == TestViews(2, 1, use_offset=True)
     assert spec.normalization == Normalization((0.5, 0.4, 0.3), (0.2, 0.2, 0.1))
     assert spec.retry == RetryPolicy(3, 0.5)
     assert spec.ava is None and spec.digits is None
