@@ -3,7 +3,7 @@
 
     python tools/run_net.py --cfg configs/Kinetics/MutualNet_SlowFast_4x16.yaml
     python tools/run_net.py --cfg CONFIG.yaml NUM_GPUS 0 TRAIN.BATCH_SIZE 4   # overrides
-    python tools/run_net.py --cfg CONFIG.yaml --opts TRAIN.ENABLE False         # newer form
+    python tools/run_net.py --cfg CONFIG.yaml --opts TRAIN.ENABLE False         # PySlowFast's form
 
 Several nodes: the same command on each with ``--num_shards N --shard_id i
 --init_method tcp://HOST:PORT``. ``torchrun`` works too (ranks from its environment).
@@ -45,17 +45,25 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=None,
         help="processes on this node (default: max(1, NUM_GPUS))",
     )
+    parser.add_argument(
+        "--opts",
+        dest="flag_opts",
+        nargs=argparse.REMAINDER,
+        default=[],
+        help="KEY VALUE config overrides (PySlowFast's form; the same as without --opts)",
+    )
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="KEY VALUE config overrides")
     return parser.parse_args(argv)
 
 
-def _launcher_overrides(args: argparse.Namespace) -> list[str]:
-    """The flags that set config keys, as overrides, so that load_config checks them."""
-    overrides = []
+def overrides(args: argparse.Namespace) -> list[str]:
+    """The KEY VALUE overrides, given with ``--opts`` or without (PySlowFast's two forms),
+    then the launcher flags that set config keys, so that load_config checks them all."""
+    given = [token for token in args.opts if token != "--opts"] + list(args.flag_opts)
     for flag, key in ((args.num_shards, "NUM_SHARDS"), (args.shard_id, "SHARD_ID")):
         if flag is not None:
-            overrides += [key, str(flag)]
-    return overrides
+            given += [key, str(flag)]
+    return given
 
 
 def _processes(args: argparse.Namespace, num_shards: int) -> int | None:
@@ -69,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     for path in args.cfg_files:
         try:
-            cfg = load_config(path, list(args.opts) + _launcher_overrides(args))
+            cfg = load_config(path, overrides(args))
             processes = _processes(args, cfg.NUM_SHARDS)
             if processes is not None:
                 check_process_layout(cfg, processes)
