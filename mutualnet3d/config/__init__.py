@@ -15,7 +15,7 @@ from typing import Any, Optional, Sequence, Union
 import yaml
 from fvcore.common.config import BASE_KEY, CfgNode
 
-from .compat import check_fixed, ignored_settings
+from .compat import check_fixed, equivalent_settings, ignored_settings, not_built_node
 from .data import add_data_config, validate_data
 from .defaults import add_run_config, check_process_layout, validate_run
 from .errors import ConfigError, ConfigWarning
@@ -33,6 +33,7 @@ __all__ = [
     "ConfigWarning",
     "check_process_layout",
     "eval_grid",
+    "equivalent_settings",
     "eval_widths",
     "get_cfg",
     "ignored_settings",
@@ -97,7 +98,7 @@ def load_config(
             where = _file_setting(key, path) or path
             if where != path:
                 where = f"{where} (a _BASE_ of {path})"
-            raise ConfigError(f"{where}: unknown config key {key}") from None
+            raise ConfigError(f"{where}: {_unknown(key)}") from None
         except _MERGE_ERRORS as error:
             raise ConfigError(f"{path}: {error}") from None
     _merge_overrides(cfg, list(opts or []))
@@ -115,7 +116,7 @@ def _merge_overrides(cfg: CfgNode, opts: list[str]) -> None:
         node: Any = cfg
         for part in key.split("."):
             if not isinstance(node, CfgNode) or part not in node or part == BASE_KEY:
-                raise ConfigError(f"command line: unknown config key {key}")
+                raise ConfigError(f"command line: {_unknown(key)}")
             node = node[part]
         if isinstance(node, CfgNode):
             raise ConfigError(f"command line: {key} is a node; set {key}.<KEY> instead")
@@ -123,6 +124,11 @@ def _merge_overrides(cfg: CfgNode, opts: list[str]) -> None:
         cfg.merge_from_list(opts)
     except (ValueError, KeyError, AssertionError) as error:
         raise ConfigError(f"command line: {_message(error)}") from None
+
+
+def _unknown(key: str) -> str:
+    """Why ``key`` is refused: a PySlowFast feature not built here, or no such key."""
+    return not_built_node(key) or f"unknown config key {key}"
 
 
 def _message(error: BaseException) -> str:

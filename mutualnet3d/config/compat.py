@@ -7,18 +7,32 @@ to it:
 * :data:`FIXED`: accepted only at the values that are built; any other value is
   refused at load, because the network or the run would silently differ;
 * :data:`NOT_BUILT`: accepted at any value, with no effect; a run names each one set
-  to another value than its default (:func:`ignored_settings`), in a warning.
+  to another value than its default (:func:`ignored_settings`), in a warning;
+* :data:`EQUIVALENT`: values served another way with the same result; a run says how,
+  once, in its log (:func:`equivalent_settings`).
+
+PySlowFast's nodes of features not built here (:data:`NODES_NOT_BUILT`: multigrid
+training, MViT, mixup...) are refused at load with a line saying so.
 """
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Optional
 
 from fvcore.common.config import CfgNode
 
 from .errors import ConfigError, lookup
 
-__all__ = ["FIXED", "NOT_BUILT", "check_fixed", "ignored_settings"]
+__all__ = [
+    "EQUIVALENT",
+    "FIXED",
+    "NODES_NOT_BUILT",
+    "NOT_BUILT",
+    "check_fixed",
+    "equivalent_settings",
+    "ignored_settings",
+    "not_built_node",
+]
 
 
 class Fixed(NamedTuple):
@@ -42,8 +56,35 @@ FIXED: tuple[Fixed, ...] = (
     # torch's convert_sync_batchnorm would replace the slimmable BN layers by plain
     # full-width ones, silently breaking every sub-network.
     Fixed("BN.NORM_TYPE", ("batchnorm",), "only the slimmable batch norm is built"),
-    Fixed("DATA.DECODING_BACKEND", ("pyav",), "videos are decoded with PyAV"),
+    Fixed("DATA.DECODING_BACKEND", ("pyav", "torchvision"), "videos are decoded with PyAV"),
 )
+
+
+class Equivalent(NamedTuple):
+    key: str
+    values: tuple[Any, ...]
+    how: str
+
+
+EQUIVALENT: tuple[Equivalent, ...] = (
+    # PySlowFast's X3D files ask for torchvision's reader; both are FFmpeg's decoder, and
+    # the frames of a clip are chosen by the same rule (data/decoder.py) either way.
+    Equivalent(
+        "DATA.DECODING_BACKEND", ("torchvision",), "decoded with PyAV (FFmpeg, the same frames)"
+    ),
+)
+
+#: PySlowFast's config nodes of features not built here -> what the feature is.
+NODES_NOT_BUILT: dict[str, str] = {
+    "MULTIGRID": "multigrid training",
+    "MVIT": "MViT networks",
+    "MIXUP": "mixup and cutmix",
+    "AUG": "RandAugment and random erasing",
+    "MASK": "masked pre-training (MaskFeat, MAE)",
+    "CONTRASTIVE": "contrastive learning",
+    "DEMO": "the webcam and video demo",
+    "TASK": "PySlowFast's task switch (ssl, ...)",
+}
 
 #: key -> default: read so that PySlowFast's files load, behaviour not built.
 NOT_BUILT: dict[str, Any] = {
@@ -86,3 +127,20 @@ def ignored_settings(cfg: CfgNode) -> list[str]:
         for key, default in NOT_BUILT.items()
         if lookup(cfg, key) != default
     ]
+
+
+def equivalent_settings(cfg: CfgNode) -> list[str]:
+    """``KEY=value: how it is served`` for each :data:`EQUIVALENT` value a config sets."""
+    return [
+        f"{key}={lookup(cfg, key)!r}: {how}"
+        for key, values, how in EQUIVALENT
+        if lookup(cfg, key) in values
+    ]
+
+
+def not_built_node(key: str) -> Optional[str]:
+    """Why ``key`` is refused when its node is one of :data:`NODES_NOT_BUILT`, else None."""
+    node = key.split(".")[0]
+    if node not in NODES_NOT_BUILT:
+        return None
+    return f"{key}: PySlowFast's {node} node ({NODES_NOT_BUILT[node]}) is not built here"

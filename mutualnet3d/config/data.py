@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from fvcore.common.config import CfgNode
 
-from ..data import DATASETS
+from ..data import DATASET_ALIASES, DATASETS
 from .errors import ConfigError, check_choice, check_whole, is_number
 
-__all__ = ["add_data_config", "validate_data"]
+__all__ = ["add_data_config", "dataset_name", "validate_data"]
 
 #: the data sets whose clips are cut with PySlowFast's scale jitter and crops
 _CLIP_DATASETS = ("kinetics", "charades", "ava")
@@ -92,6 +92,13 @@ def add_data_config(cfg: CfgNode) -> None:
     cfg.MOVING_DIGITS.SEED = 0  # the data set is a function of this seed
 
 
+def dataset_name(name: str) -> str:
+    """The data set a TRAIN/TEST.DATASET value names: case-insensitive, PySlowFast's
+    ``ptv*`` loaders of the same files read as ours (:data:`DATASET_ALIASES`)."""
+    name = name.lower()
+    return DATASET_ALIASES.get(name, name)
+
+
 def validate_data(cfg: CfgNode) -> None:
     """Names, views and crops of the data sets, checked before any of them is built.
 
@@ -102,8 +109,8 @@ def validate_data(cfg: CfgNode) -> None:
     data = cfg.DATA
     for key in ("TRAIN.DATASET", "TEST.DATASET"):
         node, name = key.split(".")
-        dataset = cfg[node][name].lower()
-        check_choice(key, dataset, DATASETS)
+        check_choice(key, cfg[node][name].lower(), DATASETS + tuple(DATASET_ALIASES))
+        dataset = dataset_name(cfg[node][name])
         if (dataset == "ava") != cfg.DETECTION.ENABLE:
             raise ConfigError(
                 f"{key} is {cfg[node][name]!r} but DETECTION.ENABLE is {cfg.DETECTION.ENABLE}: "
@@ -118,7 +125,7 @@ def validate_data(cfg: CfgNode) -> None:
             raise ConfigError(f"DATA.{key} must hold 3 numbers (RGB), got {values!r}")
     if min(data.STD) <= 0:
         raise ConfigError(f"DATA.STD must be > 0, got {list(data.STD)!r}")
-    names = {cfg.TRAIN.DATASET.lower(), cfg.TEST.DATASET.lower()}
+    names = {dataset_name(cfg.TRAIN.DATASET), dataset_name(cfg.TEST.DATASET)}
     if names & set(_CLIP_DATASETS):
         _validate_clip_crops(cfg)
     if "moving_digits" in names:

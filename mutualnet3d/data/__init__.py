@@ -8,7 +8,7 @@ it into a spec (``mutualnet3d.engine.spec.dataset_spec``).
 
 from .ava import Ava
 from .ava_annotations import read_box_csvs, read_labelmap
-from .build import DATASETS, AvaFiles, DatasetSpec, DigitsSettings, build_dataset
+from .build import DATASET_ALIASES, DATASETS, AvaFiles, DatasetSpec, DigitsSettings, build_dataset
 from .charades import Charades
 from .clip_dataset import ClipDataset
 from .collate import ava_collate, collate_fn_for, collate_samples
@@ -32,6 +32,7 @@ from .video_dataset import VideoDataset, VideoDecodeWarning
 
 __all__ = [
     "DATASETS",
+    "DATASET_ALIASES",
     "FRAME_LIST_HEADER",
     "SPLITS",
     "Ava",

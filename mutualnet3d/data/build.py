@@ -28,10 +28,12 @@ from .specs import (
     check_split,
 )
 
-__all__ = ["DATASETS", "AvaFiles", "DatasetSpec", "DigitsSettings", "build_dataset"]
+__all__ = ["DATASETS", "DATASET_ALIASES", "AvaFiles", "DatasetSpec", "DigitsSettings", "build_dataset"]
 
 #: the data set names (PySlowFast's TRAIN.DATASET / TEST.DATASET, lower case)
 DATASETS = ("kinetics", "charades", "ava", "imagenet", "moving_digits", "mnist_digits")
+#: PySlowFast's names of its PyTorchVideo-based loaders of the same files -> ours
+DATASET_ALIASES = {"ptvkinetics": "kinetics", "ptvcharades": "charades"}
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,8 @@ def run(cfg: CfgNode) -> None:
     logger.info("world size %d, output %s", get_world_size(), os.path.abspath(spec.output_dir))
     for setting in spec.ignored:
         logger.warning("%s has no effect here (read for PySlowFast compatibility)", setting)
+    for setting in spec.equivalent:
+        logger.info("%s", setting)
     device = device_for_rank(spec.num_gpus)
     _seed(spec.seed + get_rank())
     model = spec.model.build().to(device)

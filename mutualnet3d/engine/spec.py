@@ -16,7 +16,8 @@ import torch.nn as nn
 from fvcore.common.config import CfgNode
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from ..config import check_process_layout, eval_widths, ignored_settings
+from ..config import check_process_layout, equivalent_settings, eval_widths, ignored_settings
+from ..config.data import dataset_name
 from ..data import (
     AvaFiles,
     ClipSampling,
@@ -222,6 +223,7 @@ class RunSpec:
     test: MultiViewSpec
     config_text: str = ""  # the config's YAML, stored in every checkpoint
     ignored: tuple[str, ...] = field(default=())  # settings read but without effect
+    equivalent: tuple[str, ...] = field(default=())  # settings served another way
 
     def criterion(self) -> Criterion:
         return build_criterion(self.loss, self.label_smoothing)
@@ -258,6 +260,7 @@ class RunSpec:
             test=_test_spec(cfg, test_batch),
             config_text=cfg.dump(),
             ignored=tuple(ignored_settings(cfg)),
+            equivalent=tuple(equivalent_settings(cfg)),
         )
 
 
@@ -362,17 +365,17 @@ def dataset_spec(cfg: CfgNode, split: str) -> DatasetSpec:
     """The :class:`~mutualnet3d.data.DatasetSpec` of ``split`` (train, val, test).
 
     TRAIN.DATASET names the data set of train and val, TEST.DATASET that of test
-    (PySlowFast), case-insensitive. Keys read: DATA.PATH_TO_DATA_DIR, PATH_PREFIX,
-    PATH_LABEL_SEPARATOR, NUM_FRAMES, SAMPLING_RATE, TARGET_FPS, TRAIN_JITTER_SCALES,
-    TRAIN_CROP_SIZE, TEST_CROP_SIZE, RANDOM_FLIP, INV_UNIFORM_SAMPLE, MEAN, STD,
-    MAX_DECODE_RETRIES, MAX_FAILURE_RATIO, USE_OFFSET_SAMPLING; MODEL.NUM_CLASSES;
-    TEST.NUM_ENSEMBLE_VIEWS, NUM_SPATIAL_CROPS; for ava the AVA paths and file names, for moving_digits the
-    MOVING_DIGITS keys. The config is a validated one (``load_config``: known data
-    sets, PyAV decoding). The pathway ratio ``alpha`` is not part of the spec: it is
-    the model's.
+    (PySlowFast), case-insensitive, its ``ptv*`` names read as ours. Keys read:
+    DATA.PATH_TO_DATA_DIR, PATH_PREFIX, PATH_LABEL_SEPARATOR, NUM_FRAMES, SAMPLING_RATE,
+    TARGET_FPS, TRAIN_JITTER_SCALES, TRAIN_CROP_SIZE, TEST_CROP_SIZE, RANDOM_FLIP,
+    INV_UNIFORM_SAMPLE, MEAN, STD, MAX_DECODE_RETRIES, MAX_FAILURE_RATIO,
+    USE_OFFSET_SAMPLING; MODEL.NUM_CLASSES; TEST.NUM_ENSEMBLE_VIEWS, NUM_SPATIAL_CROPS;
+    for ava the AVA paths and file names, for moving_digits the MOVING_DIGITS keys.
+    The config is a validated one (``load_config``: known data sets, FFmpeg decoding).
+    The pathway ratio ``alpha`` is not part of the spec: it is the model's.
     """
     check_split(split)
-    name = (cfg.TEST.DATASET if split == "test" else cfg.TRAIN.DATASET).lower()
+    name = dataset_name(cfg.TEST.DATASET if split == "test" else cfg.TRAIN.DATASET)
     data, ava, digits = cfg.DATA, cfg.AVA, cfg.MOVING_DIGITS
     return DatasetSpec(
         name=name,

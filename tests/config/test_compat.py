@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from mutualnet3d.config import ConfigError, ignored_settings, load_config
-from mutualnet3d.config.compat import FIXED, NOT_BUILT
+from mutualnet3d.config import ConfigError, equivalent_settings, ignored_settings, load_config
+from mutualnet3d.config.compat import EQUIVALENT, FIXED, NODES_NOT_BUILT, NOT_BUILT
 
 
 def write(path: Path, text: str) -> str:
@@ -117,7 +117,7 @@ def test_detection_goes_with_ava_only(tmp_path):
         (["X3D.CHANNELWISE_3x3x3", "False"], "X3D.CHANNELWISE_3x3x3"),
         (["BN.MOMENTUM", "0.01"], "BN.MOMENTUM"),
         (["BN.NORM_TYPE", "sync_batchnorm"], "BN.NORM_TYPE"),
-        (["DATA.DECODING_BACKEND", "torchvision"], "DATA.DECODING_BACKEND"),
+        (["DATA.DECODING_BACKEND", "decord"], "DATA.DECODING_BACKEND"),
         (["NONLOCAL.LOCATION", "[[[]], [[]], [[1, 3]], [[]]]"], "NONLOCAL.LOCATION"),
     ],
 )
@@ -137,3 +137,41 @@ def test_every_compat_key_exists_at_its_default():
         node, name = key.split(".")
         assert cfg[node][name] == default, key
     assert ignored_settings(cfg) == []
+
+
+def test_torchvision_decoding_is_served_by_pyav_and_said_once():
+    cfg = load_config(None, ["DATA.DECODING_BACKEND", "torchvision"])
+    assert equivalent_settings(cfg) == [
+        "DATA.DECODING_BACKEND='torchvision': decoded with PyAV (FFmpeg, the same frames)"
+    ]
+    assert equivalent_settings(load_config()) == [] and {e.key for e in EQUIVALENT} <= {
+        f.key for f in FIXED
+    }  # an equivalent value is also one of the accepted ones
+
+
+@pytest.mark.parametrize("node", sorted(NODES_NOT_BUILT))
+def test_pyslowfast_nodes_not_built_are_refused_saying_so(tmp_path, node):
+    path = write(tmp_path / "feature.yaml", f"{node}:\n  ENABLE: True\n")
+    # From a file yacs names the node itself (the whole node is unknown to it).
+    with pytest.raises(
+        ConfigError,
+        match=rf"feature\.yaml: {node}: PySlowFast's {node} node \(.+\) is not built here$",
+    ):
+        load_config(path)
+    with pytest.raises(
+        ConfigError, match=rf"^command line: {node}\.ENABLE: PySlowFast's {node} node"
+    ):
+        load_config(None, [f"{node}.ENABLE", "True"])
+
+
+@pytest.mark.parametrize(
+    "name, read_as", [("ptvkinetics", "kinetics"), ("PTVCharades", "charades")]
+)
+def test_pyslowfasts_pytorchvideo_loaders_read_the_same_data_sets(name, read_as):
+    from mutualnet3d.engine.spec import dataset_spec
+
+    opts = ["TRAIN.DATASET", name, "TEST.DATASET", name]
+    if read_as == "charades":
+        opts += ["DATA.MULTI_LABEL", "True", "MODEL.LOSS_FUNC", "bce_logit"]
+    cfg = load_config(None, opts)
+    assert dataset_spec(cfg, "train").name == dataset_spec(cfg, "test").name == read_as

@@ -197,10 +197,15 @@ def test_dataset_spec_reads_the_ava_keys(ava) -> None:
     assert test[0]["boxes"].shape == (2, 4)
 
 
-def test_only_pyav_decodes_videos(kinetics_dir) -> None:
-    # Refused at load, before any data set is built (config/compat.py).
-    with pytest.raises(ConfigError, match=r"^DATA\.DECODING_BACKEND must be one of \['pyav'\]"):
-        small_cfg(kinetics_dir, "DATA.DECODING_BACKEND", "torchvision")
+def test_only_ffmpeg_backends_decode_videos(kinetics_dir) -> None:
+    # Refused at load, before any data set is built (config/compat.py); torchvision's
+    # reader is served by PyAV (the same FFmpeg frames).
+    with pytest.raises(
+        ConfigError, match=r"^DATA\.DECODING_BACKEND must be one of \['pyav', 'torchvision'\]"
+    ):
+        small_cfg(kinetics_dir, "DATA.DECODING_BACKEND", "decord")
+    cfg = small_cfg(kinetics_dir, "DATA.DECODING_BACKEND", "torchvision")
+    assert dataset_spec(cfg, "train") == dataset_spec(small_cfg(kinetics_dir), "train")
 
 
 def test_build_dataset_reads_the_digit_keys() -> None:
