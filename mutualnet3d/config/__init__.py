@@ -17,7 +17,7 @@ from fvcore.common.config import BASE_KEY, CfgNode
 
 from .compat import check_fixed, equivalent_settings, ignored_settings, not_built_node
 from .data import add_data_config, validate_data
-from .defaults import add_run_config, check_process_layout, validate_run
+from .defaults import add_run_config, check_process_layout, sync_bn_group, validate_run
 from .errors import ConfigError, ConfigWarning
 from .model import add_model_config, validate_model
 from .mutualnet import (
@@ -38,6 +38,7 @@ __all__ = [
     "get_cfg",
     "ignored_settings",
     "load_config",
+    "sync_bn_group",
     "validate_cfg",
 ]
 

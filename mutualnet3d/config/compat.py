@@ -53,9 +53,12 @@ FIXED: tuple[Fixed, ...] = (
     Fixed("X3D.CHANNELWISE_3x3x3", (True,), "X3D is built as PyTorchVideo's create_x3d"),
     # Older PySlowFast files set it; the slim BN layers always use PyTorch's 0.1.
     Fixed("BN.MOMENTUM", (0.1,), "the slim BN layers' momentum"),
-    # torch's convert_sync_batchnorm would replace the slimmable BN layers by plain
-    # full-width ones, silently breaking every sub-network.
-    Fixed("BN.NORM_TYPE", ("batchnorm",), "only the slimmable batch norm is built"),
+    # sub_batchnorm (multigrid's) is not built; sync_batchnorm is the slim BN synchronised.
+    Fixed(
+        "BN.NORM_TYPE",
+        ("batchnorm", "sync_batchnorm"),
+        "the slim BN layers, synchronised across processes or not",
+    ),
     Fixed("DATA.DECODING_BACKEND", ("pyav", "torchvision"), "videos are decoded with PyAV"),
 )
 

@@ -20,6 +20,7 @@ __all__ = [
     "OPTIMIZERS",
     "add_run_config",
     "check_process_layout",
+    "sync_bn_group",
     "validate_run",
 ]
 
@@ -91,9 +92,10 @@ def add_run_config(cfg: CfgNode) -> None:
     cfg.BN.USE_PRECISE_STATS = False  # recompute BN statistics before each eval
     cfg.BN.NUM_BATCHES_PRECISE = 200  # batches for those precise statistics
     cfg.BN.WEIGHT_DECAY = 0.0  # weight decay of BN weights and biases
-    cfg.BN.NORM_TYPE = "batchnorm"  # batchnorm, sub_batchnorm, sync_batchnorm
-    cfg.BN.NUM_SPLITS = 1  # sub_batchnorm: splits of the batch
-    cfg.BN.NUM_SYNC_DEVICES = 1  # sync_batchnorm: devices sharing statistics
+    cfg.BN.NORM_TYPE = "batchnorm"  # batchnorm or sync_batchnorm (slim layers either way)
+    cfg.BN.NUM_SPLITS = 1  # sub_batchnorm's splits (not built: must stay 1)
+    cfg.BN.NUM_SYNC_DEVICES = 1  # sync_batchnorm: consecutive processes sharing statistics
+    cfg.BN.GLOBAL_SYNC = False  # sync_batchnorm: all processes share statistics
     cfg.BN.MOMENTUM = 0.1  # older PySlowFast files set it (must be 0.1: compat.py)
 
     cfg.DATA_LOADER = CfgNode()
@@ -125,15 +127,20 @@ def validate_run(cfg: CfgNode, processes: Optional[int] = None) -> None:
         check_whole(key, lookup(cfg, key), 1)
     check_whole("TRAIN.EVAL_PERIOD (0: never)", cfg.TRAIN.EVAL_PERIOD, 0)
     _validate_solver(cfg.SOLVER)
+    _validate_norm(cfg.BN)
 
 
 def check_process_layout(cfg: CfgNode, processes: Optional[int] = None) -> None:
-    """Each process loads BATCH_SIZE / processes clips: refuse a remainder, it would be lost.
+    """Each process loads BATCH_SIZE / processes clips: refuse a remainder, it would be lost
+    (and BN sync groups that do not divide the processes).
 
     ``processes`` defaults to PySlowFast's ``max(1, NUM_GPUS) x NUM_SHARDS``; torchrun's
     WORLD_SIZE or ``tools/run_net.py --num_procs`` decide it otherwise.
     """
     layout = "max(1, NUM_GPUS) x NUM_SHARDS"
+    # On the CPU the launcher decides how many processes run (--num_procs, torchrun):
+    # without it, sync groups are checked when the run starts (RunSpec.from_cfg).
+    decided = processes is not None or cfg.NUM_GPUS > 0
     if processes is None:
         processes = max(1, cfg.NUM_GPUS) * cfg.NUM_SHARDS
     else:
@@ -146,6 +153,39 @@ def check_process_layout(cfg: CfgNode, processes: Optional[int] = None) -> None:
                 f"{key} ({size}) must be divisible by the number of processes "
                 f"({layout} = {processes})"
             )
+    if decided:
+        sync_bn_group(cfg, processes)
+
+
+def _validate_norm(bn: CfgNode) -> None:
+    """The sync settings act with sync_batchnorm only; sub_batchnorm is not built."""
+    check_whole("BN.NUM_SYNC_DEVICES", bn.NUM_SYNC_DEVICES, 1)
+    check_whole("BN.NUM_SPLITS", bn.NUM_SPLITS, 1)
+    if bn.NUM_SPLITS != 1:
+        raise ConfigError(
+            f"BN.NUM_SPLITS must be 1 (sub_batchnorm is not built), got {bn.NUM_SPLITS}"
+        )
+    if bn.NORM_TYPE != "sync_batchnorm" and (bn.NUM_SYNC_DEVICES != 1 or bn.GLOBAL_SYNC):
+        raise ConfigError(
+            f"BN.NUM_SYNC_DEVICES {bn.NUM_SYNC_DEVICES} / BN.GLOBAL_SYNC {bn.GLOBAL_SYNC} act "
+            f"with BN.NORM_TYPE sync_batchnorm only, got BN.NORM_TYPE {bn.NORM_TYPE!r}"
+        )
+
+
+def sync_bn_group(cfg: CfgNode, processes: int) -> int:
+    """Processes sharing BN statistics in training: 1 without sync_batchnorm, all with
+    BN.GLOBAL_SYNC, else BN.NUM_SYNC_DEVICES, which must divide ``processes``."""
+    bn = cfg.BN
+    if bn.NORM_TYPE != "sync_batchnorm":
+        return 1
+    if bn.GLOBAL_SYNC:
+        return processes
+    if processes % bn.NUM_SYNC_DEVICES:
+        raise ConfigError(
+            f"BN.NUM_SYNC_DEVICES ({bn.NUM_SYNC_DEVICES}) must divide the number of "
+            f"processes ({processes})"
+        )
+    return bn.NUM_SYNC_DEVICES
 
 
 def _validate_solver(solver: CfgNode) -> None:

@@ -22,7 +22,7 @@ from torch.utils.data import Dataset, RandomSampler
 
 from ..data import DatasetSpec, build_dataset
 from ..evaluation import AvaEvaluator, format_table, pareto_front, plot_tables, write_tables
-from ..slim import SubnetConfig, set_width
+from ..slim import SubnetConfig, enable_sync_bn, set_width
 from .calibrate import calibrate_grid, precise_bn
 from .checkpoint import Checkpointer, load_for_eval
 from .distributed import device_for_rank, get_rank, get_world_size, is_main_process
@@ -113,6 +113,10 @@ def _train(
         auto_resume=spec.train.auto_resume,
         init_checkpoint=spec.train.init_checkpoint,
     )
+    if spec.train.sync_bn_group > 1:
+        layers = enable_sync_bn(model, spec.train.sync_bn_group)
+        logger.info("BN statistics of %d layers synchronised over groups of %d processes",
+                    layers, spec.train.sync_bn_group)
     wrapped = model
     if get_world_size() > 1:
         wrapped = DistributedDataParallel(

@@ -16,7 +16,13 @@ import torch.nn as nn
 from fvcore.common.config import CfgNode
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from ..config import check_process_layout, equivalent_settings, eval_widths, ignored_settings
+from ..config import (
+    check_process_layout,
+    equivalent_settings,
+    eval_widths,
+    ignored_settings,
+    sync_bn_group,
+)
 from ..config.data import dataset_name
 from ..data import (
     AvaFiles,
@@ -148,6 +154,7 @@ class TrainSpec:
     clip_grad_val: Optional[float] = None
     clip_grad_l2norm: Optional[float] = None
     tensorboard_dir: Optional[str] = None  # under OUTPUT_DIR; None: off
+    sync_bn_group: int = 1  # processes sharing BN statistics (BN.NORM_TYPE sync_batchnorm)
 
 
 @dataclass(frozen=True)
@@ -255,7 +262,7 @@ class RunSpec:
             label_smoothing=cfg.MODEL.LABEL_SMOOTHING,
             multi_label=cfg.DATA.MULTI_LABEL,
             cohort=_cohort_spec(node),
-            train=_train_spec(cfg, train_batch),
+            train=_train_spec(cfg, train_batch, world_size),
             search=_search_spec(node, train_batch, test_batch),
             test=_test_spec(cfg, test_batch),
             config_text=cfg.dump(),
@@ -306,7 +313,7 @@ def _cohort_spec(node: CfgNode) -> CohortSpec:
     )
 
 
-def _train_spec(cfg: CfgNode, batch_size: int) -> TrainSpec:
+def _train_spec(cfg: CfgNode, batch_size: int, world_size: int) -> TrainSpec:
     train = cfg.TRAIN
     tensorboard = None
     if cfg.TENSORBOARD.ENABLE:
@@ -325,6 +332,7 @@ def _train_spec(cfg: CfgNode, batch_size: int) -> TrainSpec:
         clip_grad_val=cfg.SOLVER.CLIP_GRAD_VAL,
         clip_grad_l2norm=cfg.SOLVER.CLIP_GRAD_L2NORM,
         tensorboard_dir=tensorboard,
+        sync_bn_group=sync_bn_group(cfg, world_size),
     )
 
 

@@ -32,6 +32,7 @@ from .layers import (
     SlimModule,
     SlimSqueezeExcitation,
 )
+from .sync_bn import enable_sync_bn
 from .width import SubnetConfig, get_width, set_width, slim_modules, stats_key
 
 __all__ = [
@@ -54,6 +55,7 @@ __all__ = [
     "convert_to_slim",
     "count_flops",
     "count_params",
+    "enable_sync_bn",
     "export_subnet",
     "get_width",
     "make_divisible",

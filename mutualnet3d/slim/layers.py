@@ -27,6 +27,7 @@ with warnings.catch_warnings():
     from fvcore.nn.squeeze_excitation import SqueezeExcitation
 
 from .channels import ChannelRule, active_channels, active_groups
+from .sync_bn import SyncGroup, sync_batch_norm
 
 __all__ = [
     "SlimModule",
@@ -375,6 +376,8 @@ class _SlimBatchNormNd(SlimModule):
         self.width = 1.0
         self.stats_key: Optional[str] = None
         self._moments: Optional[_Moments] = None
+        #: training statistics over the processes of this group (:mod:`.sync_bn`)
+        self.sync_group: Optional[SyncGroup] = None
         self._features_width: Optional[float] = None
         self._features = self.num_features
         self._inference_cache = _InferenceCache()
@@ -462,17 +465,18 @@ class _SlimBatchNormNd(SlimModule):
         if self._moments is not None:
             self._moments.update(x)
             return F.batch_norm(x, None, None, weight, bias, True, 0.0, self.eps)
+        running = None
         if self.active_features() == self.num_features and self.track_running_stats:
             # Full width: keep the main running statistics, exactly as nn.BatchNorm does.
             self.num_batches_tracked.add_(1)
             momentum = self.momentum
             if momentum is None:  # cumulative moving average
                 momentum = 1.0 / float(self.num_batches_tracked)
-            return F.batch_norm(
-                x, self.running_mean, self.running_var, weight, bias, True, momentum,
-                self.eps,
-            )
-        return F.batch_norm(x, None, None, weight, bias, True, 0.0, self.eps)
+            running = (self.running_mean, self.running_var, momentum)
+        if self.sync_group is not None:
+            return sync_batch_norm(x, weight, bias, self.sync_group.group, self.eps, running)
+        mean, var, momentum = running or (None, None, 0.0)
+        return F.batch_norm(x, mean, var, weight, bias, True, momentum, self.eps)
 
     def active_parameters(self) -> Iterator[torch.Tensor]:
         for t in (self.weight, self.bias):

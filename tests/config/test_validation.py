@@ -253,8 +253,12 @@ def test_no_warning_inside_the_trained_sizes_or_for_stages_that_do_not_run():
             r"^MODEL\.MODEL_NAME: unknown model 'slowfast_r500'; registered: ",
         ),
         (
-            ["MODEL.ARCH", "slow"],
+            ["MODEL.ARCH", "slow", "MODEL.MODEL_NAME", "slowfast_r50"],
             r"^MODEL\.ARCH 'slow' does not match MODEL\.MODEL_NAME 'slowfast_r50', which takes video in 2 pathway",
+        ),
+        (
+            ["MODEL.ARCH", "slow"],
+            r"^MODEL\.ARCH 'slow' cannot be built by MODEL\.MODEL_NAME 'SlowFast': one of \['slowfast'\]",
         ),
         (
             SLOW + ["MODEL.ARCH", "2d"],
@@ -428,6 +432,31 @@ def test_invalid_run_and_model_settings_name_key(opts, key):
 )
 def test_valid_process_layouts(opts):
     load_config(None, opts)
+
+
+@pytest.mark.parametrize(
+    "opts, message",
+    [
+        (["BN.NORM_TYPE", "sub_batchnorm"], r"^BN\.NORM_TYPE must be one of \['batchnorm', 'sync_batchnorm'\]"),
+        (["BN.NUM_SPLITS", "2"], r"^BN\.NUM_SPLITS must be 1 \(sub_batchnorm is not built\)"),
+        (["BN.NUM_SYNC_DEVICES", "4"], r"^BN\.NUM_SYNC_DEVICES 4 / BN\.GLOBAL_SYNC False act with BN\.NORM_TYPE sync_batchnorm only"),
+        (["NUM_GPUS", "8", "BN.NORM_TYPE", "sync_batchnorm", "BN.NUM_SYNC_DEVICES", "3"],
+         r"^BN\.NUM_SYNC_DEVICES \(3\) must divide the number of processes \(8\)"),
+    ],
+)
+def test_batch_norm_settings_that_cannot_act_are_refused(opts, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(None, opts)
+
+
+def test_sync_batchnorm_groups_follow_the_processes():
+    from mutualnet3d.config import sync_bn_group
+
+    cfg = load_config(None, ["NUM_GPUS", "8", "BN.NORM_TYPE", "sync_batchnorm", "BN.NUM_SYNC_DEVICES", "4"])
+    assert sync_bn_group(cfg, 8) == 4
+    cfg.BN.GLOBAL_SYNC = True
+    assert sync_bn_group(cfg, 8) == 8
+    assert sync_bn_group(load_config(), 8) == 1
 
 
 def test_a_launcher_decided_process_count_is_checked_too():

@@ -285,3 +285,32 @@ def test_imagenet_runs_through_the_same_command(config, model, imagenet_dir, tmp
     search = json.loads((out / "search_table.json").read_text())["configurations"]
     assert [(c["spatial"], c["temporal"]) for c in search] == [(32, None), (24, None), (16, None)]
     assert json.loads((out / "test_results.json").read_text())["complete_videos"] == 6
+
+
+def test_a_charades_sync_batchnorm_config_trains_with_two_processes(charades_dir, tmp_path):  # noqa: F811
+    # PySlowFast's Charades files train with BN.NORM_TYPE sync_batchnorm: here two CPU
+    # processes share their BN statistics (gloo), through tools/run_net.py.
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    out = tmp_path / "sync"
+    opts = _charades_opts(charades_dir, out, **{
+        "BN.NORM_TYPE": "sync_batchnorm", "BN.NUM_SYNC_DEVICES": "2", "TRAIN.BATCH_SIZE": "2",
+        "TEST.BATCH_SIZE": "2", "MUTUALNET.CALIBRATE": "False", "MUTUALNET.SEARCH": "False",
+        "TRAIN.CHECKPOINT_FILE_PATH": "",  # from scratch: no Kinetics checkpoint here
+    })
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "run_net.py"), "--cfg",
+         str(ROOT / "configs" / "Charades" / "MutualNet_Slow_8x8.yaml"), "--num_procs", "2",
+         "--init_method", f"tcp://127.0.0.1:{port}", *opts],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    log = (out / "stdout.log").read_text()
+    assert "world size 2" in log and "synchronised over groups of 2 processes" in log
+    assert '"_type": "train_iter"' in log
+    assert json.loads((out / "test_results.json").read_text())["videos"] == 3
