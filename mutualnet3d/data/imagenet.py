@@ -142,7 +142,7 @@ class ImageFolderClassification(Dataset):
         return v2.Compose([
             *spatial,
             v2.ToDtype(torch.float32, scale=True),
-            v2.Normalize(self.normalization.mean, self.normalization.std),
+            self.normalization,
         ])
 
     def _describe_failure(self, index: int, error: Exception) -> tuple[str, str]:

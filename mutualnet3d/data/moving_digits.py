@@ -267,7 +267,7 @@ class MovingDigits(Dataset):
             clip = T.random_crop(clip, self.crop_size, generator=generator)
         else:
             clip = T.center_crop(clip, self.crop_size)
-        clip = T.normalize(clip, self.normalization.mean, self.normalization.std).contiguous()
+        clip = self.normalization(clip).contiguous()
         return {
             "inputs": pack_pathways(clip, self.alpha),
             "label": self.labels[index],
@@ -387,10 +387,9 @@ class DigitImages(Dataset):
         if self.crop_size != 28:
             image = F.interpolate(image[None], size=(self.crop_size,) * 2, mode="bilinear",
                                   align_corners=False, antialias=True)[0]
-        mean = torch.tensor(self.normalization.mean).view(3, 1, 1)
-        std = torch.tensor(self.normalization.std).view(3, 1, 1)
+
         return {
-            "inputs": [((image.expand(3, -1, -1) - mean) / std).contiguous()],
+            "inputs": [self.normalization(image.expand(3, -1, -1)).contiguous()],
             "label": self.labels[index],
             "index": index,
             "video_index": index,

@@ -11,6 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Optional
 
+import torch
+
+from .transforms import normalize
+
 __all__ = [
     "SPLITS",
     "ClipSampling",
@@ -115,10 +119,20 @@ class TestViews:
 
 @dataclass(frozen=True)
 class Normalization:
-    """Per-channel ``(pixel - mean) / std`` of RGB pixels in [0, 1]: 3 values each."""
+    """Per-channel ``(pixel - mean) / std`` of RGB pixels in [0, 1]: 3 values each.
+
+    ``bgr``: the channels are then reversed (PySlowFast's DATA.REVERSE_INPUT_CHANNEL,
+    for weights trained on BGR input), after the RGB normalisation, as PySlowFast does.
+    Calling the spec applies it to a (C, ...) tensor.
+    """
 
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
+    bgr: bool = False
+
+    def __call__(self, clip: torch.Tensor) -> torch.Tensor:
+        clip = normalize(clip, self.mean, self.std)
+        return clip.flip(0) if self.bgr else clip
 
     def __post_init__(self) -> None:
         if len(self.mean) != 3:

@@ -132,11 +132,13 @@ def random_horizontal_flip(
 
 
 def normalize(clip: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
-    """``(clip - mean) / std`` per channel (dim 0); ``mean``, ``std`` in [0, 1] units."""
+    """``(clip - mean) / std`` per channel (dim 0) of a (C, T, H, W) clip or (C, H, W)
+    image; ``mean``, ``std`` in [0, 1] units."""
     if len(mean) != clip.shape[0] or len(std) != clip.shape[0]:
         raise ValueError(
             f"mean/std need one value per channel ({clip.shape[0]}), got {len(mean)}, {len(std)}"
         )
-    m = torch.as_tensor(mean, dtype=clip.dtype, device=clip.device).view(-1, 1, 1, 1)
-    s = torch.as_tensor(std, dtype=clip.dtype, device=clip.device).view(-1, 1, 1, 1)
+    shape = (-1,) + (1,) * (clip.dim() - 1)
+    m = torch.as_tensor(mean, dtype=clip.dtype, device=clip.device).view(shape)
+    s = torch.as_tensor(std, dtype=clip.dtype, device=clip.device).view(shape)
     return (clip - m) / s

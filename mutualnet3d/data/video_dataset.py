@@ -13,7 +13,6 @@ from typing import Optional
 import torch
 from torch.utils.data import Dataset
 
-from . import transforms as T
 from .decoder import DecodeError
 from .failures import FailureLog, RetryLoop
 from .pathways import check_alpha, pack_pathways
@@ -115,5 +114,4 @@ class VideoDataset(Dataset):
         """The model inputs of a cropped float (C, T, H, W) clip: normalised, packed."""
         # Normalise after cropping: it is per-channel affine, so it commutes with
         # bilinear scaling and cropping, and costs fewer pixels.
-        clip = T.normalize(clip, self.normalization.mean, self.normalization.std)
-        return pack_pathways(clip.contiguous(), self.alpha)
+        return pack_pathways(self.normalization(clip).contiguous(), self.alpha)

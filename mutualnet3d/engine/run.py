@@ -46,6 +46,9 @@ def run(cfg: CfgNode) -> None:
         logger.warning("%s has no effect here (read for PySlowFast compatibility)", setting)
     for setting in spec.equivalent:
         logger.info("%s", setting)
+    if spec.lr_scale != 1:
+        logger.info("SOLVER.BASE_LR_SCALE_NUM_SHARDS: learning rates x %d (base %g)",
+                    spec.lr_scale, spec.schedule.base_lr)
     device = device_for_rank(spec.num_gpus)
     _seed(spec.seed + get_rank())
     model = spec.model.build().to(device)

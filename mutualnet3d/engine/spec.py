@@ -231,6 +231,7 @@ class RunSpec:
     config_text: str = ""  # the config's YAML, stored in every checkpoint
     ignored: tuple[str, ...] = field(default=())  # settings read but without effect
     equivalent: tuple[str, ...] = field(default=())  # settings served another way
+    lr_scale: int = 1  # the learning rates' factor (SOLVER.BASE_LR_SCALE_NUM_SHARDS)
 
     def criterion(self) -> Criterion:
         return build_criterion(self.loss, self.label_smoothing)
@@ -257,7 +258,7 @@ class RunSpec:
             test_data=dataset_spec(cfg, "test"),
             loader=LoaderSpec(cfg.DATA_LOADER.NUM_WORKERS, cfg.DATA_LOADER.PIN_MEMORY),
             optimizer=_optimizer_spec(cfg),
-            schedule=_schedule(cfg.SOLVER),
+            schedule=_schedule(cfg),
             loss=cfg.MODEL.LOSS_FUNC,
             label_smoothing=cfg.MODEL.LABEL_SMOOTHING,
             multi_label=cfg.DATA.MULTI_LABEL,
@@ -268,14 +269,22 @@ class RunSpec:
             config_text=cfg.dump(),
             ignored=tuple(ignored_settings(cfg)),
             equivalent=tuple(equivalent_settings(cfg)),
+            lr_scale=lr_scale(cfg),
         )
+
+
+def lr_scale(cfg: CfgNode) -> int:
+    """What the learning rates are multiplied by: NUM_SHARDS with
+    SOLVER.BASE_LR_SCALE_NUM_SHARDS (PySlowFast's rule for BASE_LR, WARMUP_START_LR and
+    COSINE_END_LR), else 1. The config keeps the values as written; the run logs it."""
+    return cfg.NUM_SHARDS if cfg.SOLVER.BASE_LR_SCALE_NUM_SHARDS else 1
 
 
 def _optimizer_spec(cfg: CfgNode) -> OptimizerSpec:
     solver = cfg.SOLVER
     return OptimizerSpec(
         method=solver.OPTIMIZING_METHOD,
-        base_lr=solver.BASE_LR,
+        base_lr=solver.BASE_LR * lr_scale(cfg),
         momentum=solver.MOMENTUM,
         dampening=solver.DAMPENING,
         nesterov=solver.NESTEROV,
@@ -285,17 +294,18 @@ def _optimizer_spec(cfg: CfgNode) -> OptimizerSpec:
     )
 
 
-def _schedule(solver: CfgNode) -> LRSchedule:
+def _schedule(cfg: CfgNode) -> LRSchedule:
+    solver, scale = cfg.SOLVER, lr_scale(cfg)
     return LRSchedule(
-        base_lr=solver.BASE_LR,
+        base_lr=solver.BASE_LR * scale,
         max_epoch=solver.MAX_EPOCH,
         policy=solver.LR_POLICY,
-        cosine_end_lr=solver.COSINE_END_LR,
+        cosine_end_lr=solver.COSINE_END_LR * scale,
         cosine_after_warmup=solver.COSINE_AFTER_WARMUP,
         steps=tuple(solver.STEPS),
         lrs=tuple(solver.LRS),
         warmup_epochs=solver.WARMUP_EPOCHS,
-        warmup_start_lr=solver.WARMUP_START_LR,
+        warmup_start_lr=solver.WARMUP_START_LR * scale,
     )
 
 
@@ -376,8 +386,8 @@ def dataset_spec(cfg: CfgNode, split: str) -> DatasetSpec:
     (PySlowFast), case-insensitive, its ``ptv*`` names read as ours. Keys read:
     DATA.PATH_TO_DATA_DIR, PATH_PREFIX, PATH_LABEL_SEPARATOR, NUM_FRAMES, SAMPLING_RATE,
     TARGET_FPS, TRAIN_JITTER_SCALES, TRAIN_CROP_SIZE, TEST_CROP_SIZE, RANDOM_FLIP,
-    INV_UNIFORM_SAMPLE, MEAN, STD, MAX_DECODE_RETRIES, MAX_FAILURE_RATIO,
-    USE_OFFSET_SAMPLING; MODEL.NUM_CLASSES; TEST.NUM_ENSEMBLE_VIEWS, NUM_SPATIAL_CROPS;
+    INV_UNIFORM_SAMPLE, MEAN, STD, REVERSE_INPUT_CHANNEL, MAX_DECODE_RETRIES,
+    MAX_FAILURE_RATIO, USE_OFFSET_SAMPLING; MODEL.NUM_CLASSES; TEST.NUM_ENSEMBLE_VIEWS, NUM_SPATIAL_CROPS;
     for ava the AVA paths and file names, for moving_digits the MOVING_DIGITS keys.
     The config is a validated one (``load_config``: known data sets, FFmpeg decoding).
     The pathway ratio ``alpha`` is not part of the spec: it is the model's.
@@ -402,7 +412,12 @@ def dataset_spec(cfg: CfgNode, split: str) -> DatasetSpec:
         views=TestViews(
             cfg.TEST.NUM_ENSEMBLE_VIEWS, cfg.TEST.NUM_SPATIAL_CROPS, data.USE_OFFSET_SAMPLING
         ),
-        normalization=Normalization(tuple(data.MEAN), tuple(data.STD)),
+        # PySlowFast reverses the channels for REVERSE_INPUT_CHANNEL, and AVA's frames once
+        # more for AVA.BGR: both set is RGB again.
+        normalization=Normalization(
+            tuple(data.MEAN), tuple(data.STD),
+            bgr=data.REVERSE_INPUT_CHANNEL != (name == "ava" and ava.BGR),
+        ),
         retry=RetryPolicy(data.MAX_DECODE_RETRIES, data.MAX_FAILURE_RATIO),
         ava=AvaFiles(
             ava.FRAME_DIR,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import torch
 
 from mutualnet3d.data import (
     SPLITS,
@@ -80,3 +81,12 @@ def test_check_split_names_the_splits() -> None:
     expected = r"split must be one of \('train', 'val', 'test'\), got 'eval'"
     with pytest.raises(ValueError, match=expected):
         check_split("eval")
+
+
+def test_normalization_reverses_the_channels_after_normalising_for_bgr_weights() -> None:
+    clip = torch.stack([torch.full((2, 4, 4), v) for v in (0.1, 0.5, 0.9)])  # (C, T, H, W)
+    rgb = Normalization((0.1, 0.2, 0.3), (0.5, 0.5, 0.5))
+    bgr = Normalization((0.1, 0.2, 0.3), (0.5, 0.5, 0.5), bgr=True)
+    assert rgb(clip)[:, 0, 0, 0].tolist() == pytest.approx([0.0, 0.6, 1.2])
+    assert bgr(clip)[:, 0, 0, 0].tolist() == pytest.approx([1.2, 0.6, 0.0])
+    assert bgr(clip[:, 0]).shape == (3, 4, 4)  # images too

@@ -242,3 +242,13 @@ def test_build_dataset_reads_the_digit_keys() -> None:
         load_config(None, opts + ["TEST.NUM_ENSEMBLE_VIEWS", "10"])
     with pytest.raises(ConfigError, match="DATA.TRAIN_CROP_SIZE"):
         load_config(None, opts + ["DATA.TRAIN_CROP_SIZE", "48"])
+
+
+@pytest.mark.parametrize("reverse, name, bgr, expected", [
+    (False, "kinetics", False, False), (True, "kinetics", False, True),
+    (True, "ava", False, True), (False, "ava", True, True), (True, "ava", True, False),
+])
+def test_bgr_input_follows_pyslowfasts_two_keys(kinetics_dir, reverse, name, bgr, expected) -> None:
+    cfg = small_cfg(kinetics_dir, "DATA.REVERSE_INPUT_CHANNEL", str(reverse), "AVA.BGR", str(bgr))
+    cfg.TRAIN.DATASET = name  # (only the spec is built here)
+    assert dataset_spec(cfg, "train").normalization.bgr is expected

@@ -72,3 +72,16 @@ def test_the_test_views_scale_with_the_tested_configuration():
     assert tested == SubnetConfig(0.5, 112, 4) and tested.key == "w0p5_s112_t4"
     assert test.input_config(tested, full) == SubnetConfig(0.5, 128, 4)
     assert MultiViewSpec().configuration(SubnetConfig(1.0, 224)) == SubnetConfig(1.0, 224, None)
+
+
+def test_learning_rates_scale_with_the_shards_as_pyslowfast_scales_them():
+    opts = ["SOLVER.BASE_LR_SCALE_NUM_SHARDS", "True", "NUM_SHARDS", "4", "TRAIN.BATCH_SIZE", "32",
+            "TEST.BATCH_SIZE", "64", "SOLVER.WARMUP_START_LR", "0.002", "SOLVER.COSINE_END_LR", "0.0001"]
+    cfg = load_config(DEMO, opts)
+    spec = RunSpec.from_cfg(cfg, world_size=4)
+    assert spec.lr_scale == 4 and spec.optimizer.base_lr == pytest.approx(0.04)
+    assert spec.schedule.base_lr == pytest.approx(0.04)
+    assert (spec.schedule.warmup_start_lr, spec.schedule.cosine_end_lr) == pytest.approx((0.008, 0.0004))
+    assert cfg.SOLVER.BASE_LR == 0.01  # the config keeps what it says
+    unscaled = RunSpec.from_cfg(load_config(DEMO, opts[2:]), world_size=4)
+    assert unscaled.lr_scale == 1 and unscaled.schedule.base_lr == pytest.approx(0.01)
