@@ -4,7 +4,8 @@
 (calibrated BN statistics included), the optimizer and grad-scaler states, the RNG
 states and the config. A file is written to a temporary name beside its target and
 renamed over it only once complete, so a kill never leaves a broken checkpoint; loading
-uses ``torch.load(weights_only=True)``.
+uses ``torch.load(weights_only=True)``. The RNG states also tell our checkpoints from
+PySlowFast's, which hold none (:mod:`.weights_file`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import torch.nn as nn
 from torch.nn.parallel import DistributedDataParallel
 
 from .distributed import is_main_process
+from .pretrained import load_for_test
 
 __all__ = [
     "Checkpointer",
@@ -95,16 +97,26 @@ def latest_checkpoint(output_dir: str) -> Optional[Path]:
     return None
 
 
-def load_for_eval(model: nn.Module, checkpoint: str, output_dir: str) -> Optional[Path]:
-    """Weights for calibration, search and test, loaded strictly: ``checkpoint`` if
-    given (TEST.CHECKPOINT_FILE_PATH), else the newest of ``output_dir``; None (and a
-    warning) when there is none, leaving the initial weights."""
-    path = Path(checkpoint) if checkpoint else latest_checkpoint(output_dir)
+def load_for_eval(
+    model: nn.Module, checkpoint: str, output_dir: str, checkpoint_type: str = "pytorch"
+) -> Optional[Path]:
+    """Weights for calibration, search and test: ``checkpoint`` if given
+    (TEST.CHECKPOINT_FILE_PATH, of type ``checkpoint_type``: TEST.CHECKPOINT_TYPE), else the
+    newest of ``output_dir``; None (and a warning) when there is none, leaving the initial
+    weights.
+
+    ``checkpoint`` may be in any format :func:`~.pretrained.load_for_test` takes (ours
+    loads strictly; PyTorchVideo's, PySlowFast's and Caffe2's must define the whole network);
+    the newest checkpoint of ``output_dir`` is ours and loads strictly.
+    """
+    if checkpoint:
+        load_for_test(model, checkpoint, checkpoint_type=checkpoint_type, logger=logger)
+        return Path(checkpoint)
+    path = latest_checkpoint(output_dir)
     if path is None:
         logger.warning("no checkpoint found: evaluating the initial weights")
         return None
-    state = load_checkpoint_file(path)
-    model.load_state_dict(state.get("model_state", state), strict=True)
+    model.load_state_dict(load_checkpoint_file(path)["model_state"], strict=True)
     logger.info("loaded %s", path)
     return path
 

@@ -1,22 +1,29 @@
-"""Weights to fine-tune from: our checkpoints, PyTorchVideo's and PySlowFast's.
+"""Weights from a file into a model: fine-tuning and test-only runs, from any format.
 
-:func:`load_pretrained` reads a file with ``torch.load(weights_only=True)`` (no pickled
-code runs) and recognises three layouts:
+:func:`load_pretrained` (TRAIN.CHECKPOINT_FILE_PATH) and :func:`load_for_test`
+(TEST.CHECKPOINT_FILE_PATH) take every format :func:`~.weights_file.read_weights`
+recognises: ours, PyTorchVideo's (state dicts, hub files), PySlowFast's (its own models,
+its PTV* models) and Caffe2 pickles. The file is never unpickled with code: PyTorch files
+with ``weights_only=True``, Caffe2 pickles with a restricted unpickler.
 
-* ``"mutualnet3d"``: our checkpoints (``{"model_state": ..., "epoch": ..., ...}``);
-* ``"pytorchvideo"``: PyTorchVideo model-zoo state dicts, plain (``blocks.N...``) or
-  wrapped as ``{"model_state": ...}`` (how its hub files are stored);
-* ``"pyslowfast"``: PySlowFast checkpoints of its own ``ResNet`` (Slow) and ``SlowFast``
-  R50 models, whose names (``s1.pathway0_stem.conv.weight``, ``s2.pathway0_res0.branch1``,
-  ``s1_fuse.conv_f2s``, ``head.projection``...) are renamed to PyTorchVideo's, which
-  our video models use (:func:`pyslowfast_to_pytorchvideo`).
+Names are then moved to the model's:
 
-A detector (AVA) starts from a classification network's weights, as the paper's AVA
-runs start from Kinetics: the names are moved to the detector's
-(:func:`classifier_to_detector`).
+* PySlowFast's (and Caffe2's, renamed to PySlowFast's first) by the family table of
+  :mod:`.pyslowfast_names` that covers most of the model's keys;
+* a classification network's under a detector's (:func:`classifier_to_detector`), as the
+  paper's AVA runs start from Kinetics.
 
-Unlike PySlowFast's own loader, which skips a tensor of another shape silently, every
-tensor that is not loaded is reported by name.
+Unlike PySlowFast's loader, which skips a tensor of another shape silently, every tensor
+that is not loaded is named (:class:`LoadReport`, and a log line each), and a file from
+which nothing loads is an error naming the file and the format it was taken for.
+
+A test-only run (:func:`load_for_test`) takes a file only when it defines the whole
+network: a model tensor the file lacks (it would be tested at random), a file tensor the
+model lacks (the file's network is another one: PySlowFast's X3D has a BN after the
+first shortcut convolution that PyTorchVideo's lacks, a non-local block...), a tensor of
+another shape and a classifier of another class count (random scores) are errors, all
+named in one message, before the model is changed. Our own checkpoints load strictly
+there, calibrated BN statistics included.
 """
 
 from __future__ import annotations
@@ -24,186 +31,53 @@ from __future__ import annotations
 import logging
 import os
 import re
+from dataclasses import dataclass
 from typing import Any, Mapping, NamedTuple, Optional
 
 import torch
 import torch.nn as nn
 
-__all__ = [
-    "FORMATS",
-    "classifier_to_detector",
-    "is_pyslowfast_state",
-    "load_pretrained",
-    "pyslowfast_to_pytorchvideo",
-    "pytorchvideo_to_pyslowfast",
-    "strip_prefix",
-]
+from .pyslowfast_names import TargetNames, best_family
+from .weights_file import FORMATS, WeightsFile, read_weights
+
+__all__ = ["LoadReport", "classifier_to_detector", "load_for_test", "load_pretrained"]
 
 _logger = logging.getLogger(__name__)
-
-FORMATS = ("mutualnet3d", "pytorchvideo", "pyslowfast")
-
-# --------------------------------------------------------------------------------------
-# PySlowFast <-> PyTorchVideo names (Slow / SlowFast R50)
-# --------------------------------------------------------------------------------------
-# PySlowFast (slowfast/models/video_model_builder.py, ResNet and SlowFast): stages
-# s1 (stem, VideoModelStem) .. s5 (ResStage), fusions s1_fuse .. s4_fuse
-# (FuseFastToSlow: conv_f2s, bn), the head (ResNetBasicHead / ResNetRoIHead: projection).
-# stem_helper.py names a pathway's stem `pathway{p}_stem` (early versions: `s{p}_stem`) with
-# conv, bn; resnet_helper.py names a block `pathway{p}_res{i}` with branch1, branch1_bn
-# and branch2 (BottleneckTransform: a, a_bn, b, b_bn, c, c_bn).
-# PyTorchVideo (create_resnet / create_slowfast): blocks.0 the stem (conv, norm),
-# blocks.1-4 the stages (res_blocks.i: branch1_conv, branch1_norm, branch2.conv_a,
-# norm_a, ...); SlowFast wraps each in multipathway_blocks.p with the fusion in
-# multipathway_fusion (conv_fast_to_slow, norm) and pools in blocks.5; the head's linear
-# layer is blocks.5.proj (Slow) or blocks.6.proj (SlowFast).
-_STEM = re.compile(r"^s1\.(?:pathway|s)(\d+)_stem\.(conv|bn)\.(.+)$")
-_RES = re.compile(
-    r"^s([2-5])\.pathway(\d+)_res(\d+)\.(branch1|branch1_bn|branch2\.[abc]|branch2\.[abc]_bn)"
-    r"\.(.+)$"
-)
-_FUSE = re.compile(r"^s([1-4])_fuse\.(conv_f2s|bn)\.(.+)$")
-_HEAD = re.compile(r"^head\.projection\.(.+)$")
-_RES_LAYER = {"branch1": "branch1_conv", "branch1_bn": "branch1_norm"}
-_RES_LAYER.update({f"branch2.{x}": f"branch2.conv_{x}" for x in "abc"})
-_RES_LAYER.update({f"branch2.{x}_bn": f"branch2.norm_{x}" for x in "abc"})
-_FUSE_LAYER = {"conv_f2s": "conv_fast_to_slow", "bn": "norm"}
-_STEM_LAYER = {"conv": "conv", "bn": "norm"}
+# A slim BN's calibrated statistics (mutualnet3d.slim): registered on demand, so a fresh
+# model has none; fine-tuning would make them stale anyway.
+_CALIBRATED = re.compile(r"(?:^|\.)stats_\w+_(?:mean|var)$")
 
 
-def _default_head(two_pathway: bool, blocks: str) -> str:
-    # PyTorchVideo's SlowFast has a PoolConcatPathway block before the head.
-    return f"{blocks}.{6 if two_pathway else 5}.proj"
+@dataclass(frozen=True)
+class LoadReport:
+    """What a load did; lists hold names in the file's / the model's order.
 
-
-def is_pyslowfast_state(state: Mapping[str, Any]) -> bool:
-    """Whether any key of ``state`` (prefixes already stripped) has a PySlowFast name."""
-    return any(p.match(k) for k in state for p in (_STEM, _RES, _FUSE, _HEAD))
-
-
-def _is_two_pathway(keys: Any) -> bool:
-    return any(_FUSE.match(k) or ".pathway1_" in k or ".s1_stem." in k for k in keys)
-
-
-def pyslowfast_to_pytorchvideo(
-    state: Mapping[str, torch.Tensor],
-    *,
-    blocks: str = "blocks",
-    head: Optional[str] = None,
-) -> dict[str, torch.Tensor]:
-    """PySlowFast Slow / SlowFast R50 keys renamed to PyTorchVideo's.
-
-    SlowFast (two pathways) is recognised by fusion or ``pathway1`` keys. A key the
-    mapping does not know (a non-local block, X3D's layers...) keeps its name, so that
-    loading reports it as unexpected. Tensors are shared, not copied.
-
-    Args:
-        state: PySlowFast state dict (``module.`` prefixes already stripped).
-        blocks: PyTorchVideo's block list: "blocks" (classification ``Net``) or
-            "model.blocks" (``DetectionBBoxNetwork``).
-        head: name of the classifier linear layer for ``head.projection`` (default:
-            ``{blocks}.5.proj`` for Slow, ``{blocks}.6.proj`` for SlowFast).
+    Attributes:
+        path, format: the file and the format it was taken for (``FORMATS``).
+        names: how names were moved to the model's: ``"as is"``, a PySlowFast family
+            (``"resnet"``, ``"x3d"``), ``+ classifier -> detector``.
+        loaded, total: tensors copied in; tensors of the model.
+        missing: model tensors absent from the file (BN ``num_batches_tracked`` counters
+            excepted: Caffe2 files lack them and a BN with a momentum never reads them).
+        unexpected: file tensors the model lacks (after renaming).
+        mismatched: ``"key: file shape vs model shape"``.
+        reinitialized: the classifier, when re-initialised for another class count.
+        inflated: 2D kernels inflated into the model's 3D ones (``inflate=True``).
+        skipped: file entries that are not weights of this model: Caffe2's solver blobs,
+            our calibrated BN statistics when fine-tuning.
     """
-    two = _is_two_pathway(state)
-    head = head or _default_head(two, blocks)
-    out: dict[str, torch.Tensor] = {}
-    for key, value in state.items():
-        out[_pyslowfast_key(key, two, blocks, head)] = value
-    return out
 
-
-def _pyslowfast_key(key: str, two: bool, blocks: str, head: str) -> str:
-    def pathway(stage: int, p: str) -> str:
-        return f"{blocks}.{stage}.multipathway_blocks.{p}" if two else f"{blocks}.{stage}"
-
-    if m := _STEM.match(key):
-        p, layer, rest = m.groups()
-        return f"{pathway(0, p)}.{_STEM_LAYER[layer]}.{rest}"
-    if m := _RES.match(key):
-        stage, p, block, layer, rest = m.groups()
-        return f"{pathway(int(stage) - 1, p)}.res_blocks.{block}.{_RES_LAYER[layer]}.{rest}"
-    if m := _FUSE.match(key):
-        stage, layer, rest = m.groups()
-        return f"{blocks}.{int(stage) - 1}.multipathway_fusion.{_FUSE_LAYER[layer]}.{rest}"
-    if m := _HEAD.match(key):
-        return f"{head}.{m.group(1)}"
-    return key
-
-
-def pytorchvideo_to_pyslowfast(
-    state: Mapping[str, torch.Tensor],
-    *,
-    blocks: str = "blocks",
-    head: Optional[str] = None,
-) -> dict[str, torch.Tensor]:
-    """The inverse of :func:`pyslowfast_to_pytorchvideo` (PyTorchVideo -> PySlowFast names).
-
-    Writes PySlowFast's current names (``pathway{p}_stem``). A key outside the mapping
-    raises ``KeyError``: an export must not produce names PySlowFast cannot load.
-    """
-    keys = list(state)
-    two = any(".multipathway_blocks." in k for k in keys)
-    head = head or _default_head(two, blocks)
-    inverse: dict[str, str] = {}
-    stem_layer = {v: k for k, v in _STEM_LAYER.items()}
-    res_layer = {v: k for k, v in _RES_LAYER.items()}
-    fuse_layer = {v: k for k, v in _FUSE_LAYER.items()}
-    b = re.escape(blocks)
-    path = r"\.multipathway_blocks\.(\d+)" if two else r"()"
-    stem = re.compile(rf"^{b}\.0{path}\.(conv|norm)\.(.+)$")
-    res = re.compile(
-        rf"^{b}\.([1-4]){path}\.res_blocks\.(\d+)\.({'|'.join(map(re.escape, res_layer))})"
-        r"\.(.+)$"
-    )
-    fuse = re.compile(rf"^{b}\.([0-3])\.multipathway_fusion\.(conv_fast_to_slow|norm)\.(.+)$")
-    head_re = re.compile(rf"^{re.escape(head)}\.(.+)$")
-    for key in keys:
-        if m := stem.match(key):
-            p, layer, rest = m.groups()
-            inverse[key] = f"s1.pathway{p or 0}_stem.{stem_layer[layer]}.{rest}"
-        elif m := res.match(key):
-            stage, p, block, layer, rest = m.groups()
-            inverse[key] = f"s{int(stage) + 1}.pathway{p or 0}_res{block}.{res_layer[layer]}.{rest}"
-        elif m := fuse.match(key):
-            stage, layer, rest = m.groups()
-            inverse[key] = f"s{int(stage) + 1}_fuse.{fuse_layer[layer]}.{rest}"
-        elif m := head_re.match(key):
-            inverse[key] = f"head.projection.{m.group(1)}"
-        else:
-            raise KeyError(f"no PySlowFast name for {key!r}")
-    return {inverse[k]: state[k] for k in keys}
-
-
-# --------------------------------------------------------------------------------------
-# Loading
-# --------------------------------------------------------------------------------------
-def strip_prefix(state: Mapping[str, Any], prefix: str = "module.") -> dict[str, Any]:
-    """``state`` with every leading ``prefix`` removed (DDP's ``module.``, repeated)."""
-    out: dict[str, Any] = {}
-    for key, value in state.items():
-        while key.startswith(prefix):
-            key = key[len(prefix) :]
-        out[key] = value
-    return out
-
-
-def _unpack(payload: Any, path: str) -> tuple[str, dict[str, torch.Tensor]]:
-    """``(format, state dict with PyTorchVideo / our names)`` of a loaded file."""
-    if not isinstance(payload, Mapping):
-        raise ValueError(f"{path}: not a state dict or checkpoint (got {type(payload).__name__})")
-    wrapped = "model_state" in payload
-    state = payload["model_state"] if wrapped else payload
-    if not isinstance(state, Mapping) or not state:
-        raise ValueError(f"{path}: empty or invalid model state")
-    bad = [k for k, v in state.items() if not isinstance(k, str) or not torch.is_tensor(v)]
-    if bad:
-        raise ValueError(f"{path}: entries that are not named tensors: {bad[:5]}")
-    state = strip_prefix(state)
-    if is_pyslowfast_state(state):
-        return "pyslowfast", state
-    # Our trainer always writes the epoch next to the model; PyTorchVideo's files hold
-    # the model state alone.
-    return ("mutualnet3d" if wrapped and "epoch" in payload else "pytorchvideo"), state
+    path: str
+    format: str
+    names: str
+    loaded: int
+    total: int
+    missing: list[str]
+    unexpected: list[str]
+    mismatched: list[str]
+    reinitialized: list[str]
+    inflated: list[str]
+    skipped: list[str]
 
 
 def classifier_to_detector(
@@ -231,128 +105,247 @@ def classifier_to_detector(
     return out
 
 
-def _block_prefix(model_keys: Any) -> str:
-    """The model's block-list prefix, for renaming PySlowFast keys: PyTorchVideo's
-    detectors hold their backbone as ``model.blocks``, classifiers as ``blocks``."""
-    return "model.blocks" if any(k.startswith("model.blocks.") for k in model_keys) else "blocks"
+def _model_names(
+    model: nn.Module, weights: WeightsFile, model_state: Mapping[str, torch.Tensor]
+) -> tuple[str, dict[str, torch.Tensor]]:
+    """``(how, state under the model's names)``: PySlowFast names by the best family's
+    table; a classifier's names moved to a detector's."""
+    names, state = "as is", weights.state
+    if weights.pyslowfast_names:
+        target = TargetNames.of(model_state, model.head_name, model.num_pathways == 2)
+        names, state = best_family(state, model_state, target)
+    if model.detects and any(k.startswith("blocks.") for k in state):
+        state = classifier_to_detector(state, model_state, model.head_name)
+        names += " + classifier -> detector"
+    return names, state
+
+
+def _fit(
+    value: torch.Tensor, shape: torch.Size, *, inflate: bool, pad: bool
+) -> tuple[Optional[torch.Tensor], bool]:
+    """``(value shaped as the model's tensor or None, whether it was inflated)``.
+
+    ``pad``: a tensor with fewer dimensions whose shape matches once trailing 1s are
+    added is reshaped (Caffe2 stores some 1x1x1 convolutions as matrices; PySlowFast's
+    loader does the same). ``inflate``: a 2D kernel (O, I, H, W) becomes the model's 3D
+    one (O, I, T, H, W), repeated over T and divided by T (I3D; PySlowFast's
+    TRAIN.CHECKPOINT_INFLATE), so a static clip gives the 2D network's response.
+    """
+    if value.shape == shape:
+        return value, False
+    padded = tuple(value.shape) + (1,) * (len(shape) - value.dim())
+    if pad and value.dim() < len(shape) and padded == tuple(shape):
+        return value.reshape(shape), False
+    if inflate and value.dim() == 4 and len(shape) == 5:
+        if value.shape[:2] == shape[:2] and value.shape[2:] == shape[3:]:
+            frames = shape[2]
+            return value.unsqueeze(2).repeat(1, 1, frames, 1, 1) / frames, True
+    return None, False
+
+
+class _Plan(NamedTuple):
+    names: str
+    to_load: dict[str, torch.Tensor]  # the model's names and shapes
+    missing: list[str]
+    unexpected: list[str]
+    mismatched: list[str]
+    inflated: list[str]
+    skipped: list[str]
+    class_counts: Optional[tuple[int, int]]  # (file, model): the classifier's only difference
+
+
+def _plan(model: nn.Module, weights: WeightsFile, inflate: bool, calibrated: bool) -> _Plan:
+    """What would load, and every tensor that would not (nothing is loaded yet).
+
+    ``calibrated``: our calibrated BN statistics are skipped rather than unexpected.
+    """
+    model_state = model.state_dict()
+    names, state = _model_names(model, weights, model_state)
+    head = model.head_name
+    head_keys = {f"{head}.{n}" for n, _ in model.get_classifier().named_parameters(recurse=False)}
+    plan = _Plan(names, {}, [], [], [], [], list(weights.skipped), None)
+    class_counts = None
+    for key, value in state.items():
+        if key not in model_state:
+            skip = calibrated and _CALIBRATED.search(key)
+            (plan.skipped if skip else plan.unexpected).append(key)
+            continue
+        target = model_state[key]
+        fitted, inflated = _fit(
+            value, target.shape, inflate=inflate, pad=weights.format == "caffe2"
+        )
+        if fitted is not None:
+            plan.to_load[key] = fitted
+            if inflated:
+                plan.inflated.append(key)
+        elif (
+            key in head_keys and value.dim() == target.dim() and value.shape[1:] == target.shape[1:]
+        ):
+            class_counts = (int(value.shape[0]), int(target.shape[0]))
+        else:
+            plan.mismatched.append(
+                f"{key}: {tuple(value.shape)} in file vs {tuple(target.shape)} in model"
+            )
+    plan.missing.extend(
+        k for k in model_state if k not in state and not k.endswith(".num_batches_tracked")
+    )
+    return plan._replace(class_counts=class_counts)
+
+
+def _report(weights: WeightsFile, plan: _Plan, total: int, reinitialized: list[str]) -> LoadReport:
+    return LoadReport(
+        path=weights.path,
+        format=weights.format,
+        names=plan.names,
+        loaded=len(plan.to_load),
+        total=total,
+        missing=plan.missing,
+        unexpected=plan.unexpected,
+        mismatched=plan.mismatched,
+        reinitialized=reinitialized,
+        inflated=plan.inflated,
+        skipped=plan.skipped,
+    )
+
+
+def _log(log: logging.Logger, report: LoadReport) -> None:
+    """A warning for each tensor not loaded, then the summary naming the format."""
+    path = report.path
+    for what, keys in (
+        ("not in the file (left as initialised)", report.missing),
+        ("unused (not in the model)", report.unexpected),
+        ("shape mismatch, not loaded", report.mismatched),
+    ):
+        for key in keys:
+            log.warning("%s: %s: %s", path, what, key)
+    if report.skipped:
+        shown = ", ".join(report.skipped[:8]) + (", ..." if len(report.skipped) > 8 else "")
+        log.info(
+            "%s: %d entries that are not weights skipped: %s", path, len(report.skipped), shown
+        )
+    if report.inflated:
+        log.info("%s: 2D kernels inflated to 3D: %s", path, ", ".join(report.inflated))
+    log.info(
+        "%s: loaded %d of %d tensors (%s format: %s; names %s)",
+        path,
+        report.loaded,
+        report.total,
+        report.format,
+        FORMATS[report.format],
+        report.names,
+    )
 
 
 def load_pretrained(
     model: nn.Module,
     path: str | os.PathLike,
     *,
+    checkpoint_type: str = "pytorch",
+    inflate: bool = False,
     logger: Optional[logging.Logger] = None,
-) -> dict[str, Any]:
+) -> LoadReport:
     """Initialise ``model`` from pre-trained weights for fine-tuning.
 
-    The file is read with ``torch.load(weights_only=True)`` onto the CPU, its format
-    recognised (module docstring), ``module.`` prefixes stripped and PySlowFast names
-    renamed. Every tensor whose name and shape match the model's is copied in
-    (``load_state_dict(strict=False)``); nothing else is.
-
-    ``model`` follows the library's model contract (:class:`~mutualnet3d.models.SlimNet`:
-    ``head_name``, ``get_classifier``, ``reset_classifier``, ``detects``). The classifier
-    is special: when its weight/bias differ from the file's only in the class count
+    Every tensor whose name (after renaming, module docstring) and shape match the
+    model's is copied in (``load_state_dict(strict=False)``); nothing else is, and each
+    other one is logged (``logger.warning``) and named in the report. The classifier is
+    special: when its weight/bias differ from the file's only in the class count
     (dimension 0), it is re-initialised with the model's class count
-    (``model.reset_classifier``) and named in ``reinitialized``. Every other key that
-    is not loaded is logged (``logger.warning``) and returned: ``missing`` (model keys
-    absent from the file, BN ``num_batches_tracked`` counters excepted: weights
-    converted from Caffe2 lack them and a BN layer with a momentum never reads them),
-    ``unexpected`` (file keys the model lacks, after renaming) and ``mismatched``
-    (``"key: file shape vs model shape"``, classifier included when more than its class
-    count differs).
+    (``model.reset_classifier``). Our calibrated BN statistics are skipped (fine-tuning
+    makes them stale).
 
     Args:
-        model: the model to initialise (its own class count is kept).
-        path: a ``.pyth`` / ``.pt`` file.
+        model: a :class:`~mutualnet3d.models.SlimNet` (``head_name``, ``get_classifier``,
+            ``reset_classifier``, ``detects``, ``num_pathways``); it keeps its class count.
+        path: a ``.pyth`` / ``.pt`` / ``.pkl`` file.
+        checkpoint_type: ``"pytorch"`` or ``"caffe2"`` (TRAIN.CHECKPOINT_TYPE).
+        inflate: inflate 2D kernels into the model's 3D ones (TRAIN.CHECKPOINT_INFLATE).
         logger: where to log (default: this module's).
 
-    Returns:
-        ``{"format", "loaded" (tensors copied), "missing", "unexpected", "mismatched",
-        "reinitialized"}``; lists of names in the file's / model's order.
+    Raises:
+        CheckpointError: the file is no weights file, or nothing in it loads.
     """
     log = logger or _logger
-    path = os.fspath(path)
-    payload = torch.load(path, map_location="cpu", weights_only=True)
-    fmt, state = _unpack(payload, path)
-    model_state = model.state_dict()
-    state = _to_model_names(model, fmt, state, model_state)
-    head_name, head_module = model.head_name, model.get_classifier()
-    head_keys = {f"{head_name}.{n}" for n, _ in head_module.named_parameters(recurse=False)}
-    match = _match(state, model_state, head_keys)
-    missing = [k for k in model_state if k not in state and not k.endswith(".num_batches_tracked")]
-    result = model.load_state_dict(match.to_load, strict=False)
-    if result.unexpected_keys:  # pragma: no cover - to_load only holds model keys
-        raise RuntimeError(f"unexpected keys after filtering: {result.unexpected_keys}")
-
-    reinitialized: list[str] = []
-    if match.class_count_differs:
-        model.reset_classifier(head_module.out_features)
-        reinitialized.append(head_name)
-        log.info(
-            "%s: classifier %s re-initialised (%d classes in the model, file has another "
-            "class count)",
-            path,
-            head_name,
-            head_module.out_features,
+    weights = read_weights(path, checkpoint_type)
+    plan = _plan(model, weights, inflate, calibrated=True)
+    if not plan.to_load:
+        raise weights.error(
+            f"no tensor loads into {type(model).__name__} (file keys such as "
+            f"{list(weights.state)[:3]}, model keys such as {list(model.state_dict())[:3]})"
         )
-
-    _warn_each(log, path, "not in the file (left as initialised)", missing)
-    _warn_each(log, path, "unused (not in the model)", match.unexpected)
-    _warn_each(log, path, "shape mismatch, not loaded", match.mismatched)
-    log.info(
-        "%s: loaded %d of %d tensors (%s format)", path, len(match.to_load), len(model_state), fmt
-    )
-    return {
-        "format": fmt,
-        "loaded": len(match.to_load),
-        "missing": missing,
-        "unexpected": match.unexpected,
-        "mismatched": match.mismatched,
-        "reinitialized": reinitialized,
-    }
-
-
-def _to_model_names(
-    model: nn.Module, fmt: str, state: dict[str, torch.Tensor], model_state: Mapping[str, Any]
-) -> dict[str, torch.Tensor]:
-    """PySlowFast's names renamed to PyTorchVideo's; a classifier's moved to a detector's."""
-    blocks = _block_prefix(model_state)
-    if fmt == "pyslowfast":
-        return pyslowfast_to_pytorchvideo(state, blocks=blocks, head=model.head_name)
-    if model.detects and any(k.startswith("blocks.") for k in state):
-        return classifier_to_detector(state, model_state, model.head_name)
-    return state
+    model.load_state_dict(plan.to_load, strict=False)
+    reinitialized: list[str] = []
+    if plan.class_counts is not None:
+        model.reset_classifier(model.get_classifier().out_features)
+        reinitialized.append(model.head_name)
+        log.info(
+            "%s: classifier %s re-initialised (%d classes in the model, %d in the file)",
+            weights.path,
+            model.head_name,
+            plan.class_counts[1],
+            plan.class_counts[0],
+        )
+    report = _report(weights, plan, len(model.state_dict()), reinitialized)
+    _log(log, report)
+    return report
 
 
-class _Match(NamedTuple):
-    to_load: dict[str, torch.Tensor]  # name and shape match the model's
-    unexpected: list[str]  # file keys the model lacks
-    mismatched: list[str]  # "key: file shape vs model shape"
-    class_count_differs: bool  # the classifier differs in its class count only
+def _test_problems(plan: _Plan, head: str) -> list[str]:
+    """Why a test-only run cannot use ``plan`` (empty: it can)."""
+    problems = []
+    if plan.class_counts is not None:
+        file_classes, model_classes = plan.class_counts
+        problems.append(
+            f"the classifier {head} has {file_classes} classes in the file and "
+            f"{model_classes} in the model (MODEL.NUM_CLASSES); a test-only run cannot "
+            "re-initialise it, its scores would be random"
+        )
+    if plan.missing:
+        problems.append(f"{len(plan.missing)} model tensors not in the file: {plan.missing}")
+    if plan.unexpected:
+        problems.append(
+            f"{len(plan.unexpected)} file tensors the model lacks (another network): "
+            f"{plan.unexpected}"
+        )
+    if plan.mismatched:
+        problems.append(f"{len(plan.mismatched)} tensors of another shape: {plan.mismatched}")
+    return problems
 
 
-def _match(
-    state: Mapping[str, torch.Tensor], model_state: Mapping[str, torch.Tensor], head_keys: set[str]
-) -> _Match:
-    match = _Match({}, [], [], False)
-    differs = False
-    for key, value in state.items():
-        if key not in model_state:
-            match.unexpected.append(key)
-            continue
-        target = model_state[key]
-        if value.shape == target.shape:
-            match.to_load[key] = value
-        elif key in head_keys and value.shape[1:] == target.shape[1:]:
-            differs = True
-        else:
-            match.mismatched.append(
-                f"{key}: {tuple(value.shape)} in file vs {tuple(target.shape)} in model"
-            )
-    return match._replace(class_count_differs=differs)
+def load_for_test(
+    model: nn.Module,
+    path: str | os.PathLike,
+    *,
+    checkpoint_type: str = "pytorch",
+    logger: Optional[logging.Logger] = None,
+) -> LoadReport:
+    """The weights a test-only run (calibration, search, test) evaluates.
 
+    Our checkpoints load strictly (``load_state_dict(strict=True)``: every tensor,
+    calibrated BN statistics included). Any other format loads through the same
+    recognition and renaming as :func:`load_pretrained`, and must be as strict: every
+    model tensor comes from the file with its shape (BN counters aside), every file
+    tensor is the model's (non-weights aside: Caffe2's solver blobs, named in
+    ``skipped``), the classifier has the model's class count.
 
-def _warn_each(log: logging.Logger, path: str, what: str, keys: list[str]) -> None:
-    for key in keys:
-        log.warning("%s: %s: %s", path, what, key)
+    Raises:
+        CheckpointError: naming the file, its format and every problem, before the
+            model is changed.
+    """
+    log = logger or _logger
+    weights = read_weights(path, checkpoint_type)
+    if weights.format == "mutualnet3d":
+        try:
+            model.load_state_dict(weights.state, strict=True)
+        except RuntimeError as error:
+            raise weights.error(f"does not load strictly into the model: {error}") from error
+        plan = _Plan("as is", weights.state, [], [], [], [], [], None)
+    else:
+        plan = _plan(model, weights, inflate=False, calibrated=False)
+        problems = _test_problems(plan, model.head_name)
+        if problems:
+            raise weights.error("; ".join(problems))
+        model.load_state_dict(plan.to_load, strict=False)
+    report = _report(weights, plan, len(model.state_dict()), [])
+    _log(log, report)
+    return report

@@ -211,12 +211,16 @@ def resume_or_initialise(
     output_dir: str,
     auto_resume: bool,
     init_checkpoint: str,
+    init_checkpoint_type: str = "pytorch",
+    inflate: bool = False,
 ) -> int:
     """The epoch training starts at: resumed from ``output_dir``'s newest checkpoint
     (``auto_resume``: model, optimizer, scaler and RNG states), else 0 after loading
-    ``init_checkpoint``'s weights if given (fine-tuning: ours, PyTorchVideo's or
-    PySlowFast's; a classifier of another class count is re-initialised; every tensor
-    not loaded is logged)."""
+    ``init_checkpoint``'s weights if given (fine-tuning, :func:`~.pretrained.load_pretrained`:
+    ours, PyTorchVideo's, PySlowFast's or Caffe2's, of ``init_checkpoint_type``
+    (TRAIN.CHECKPOINT_TYPE), 2D kernels inflated with ``inflate``
+    (TRAIN.CHECKPOINT_INFLATE); a classifier of another class count is re-initialised;
+    every tensor not loaded is logged)."""
     path = latest_checkpoint(output_dir) if auto_resume else None
     if path is not None:
         state = load_checkpoint_file(path)
@@ -230,11 +234,17 @@ def resume_or_initialise(
         logger.info("resumed from %s (epoch %d)", path, state["epoch"])
         return int(state["epoch"])
     if init_checkpoint:
-        report = load_pretrained(model, init_checkpoint, logger=logger)
+        report = load_pretrained(
+            model,
+            init_checkpoint,
+            checkpoint_type=init_checkpoint_type,
+            inflate=inflate,
+            logger=logger,
+        )
         logger.info(
             "initialised from %s (%s format, %d tensors)",
             init_checkpoint,
-            report["format"],
-            report["loaded"],
+            report.format,
+            report.loaded,
         )
     return 0

@@ -10,7 +10,10 @@ from mutualnet3d.engine import (
     save_checkpoint,
 )
 from mutualnet3d.engine.checkpoint import checkpoint_path, load_for_eval
+from mutualnet3d.engine.weights_file import CheckpointError
 from mutualnet3d.models import get_model_builder
+
+from .foreign_formats import reference, scrambled, write_format
 
 
 def _state(epoch):
@@ -79,3 +82,23 @@ def test_load_for_eval_takes_the_named_file_or_the_newest(tmp_path):
     assert torch.equal(model.get_classifier().bias, trained.get_classifier().bias)
     other = get_model_builder("slow_tiny")(num_classes=3)
     assert load_for_eval(other, str(path), str(tmp_path / "elsewhere")) == path
+
+
+@pytest.mark.parametrize("fmt, checkpoint_type", [("pyslowfast", "pytorch"), ("caffe2", "caffe2")])
+def test_load_for_eval_takes_a_foreign_checkpoint_of_the_whole_network(
+    tmp_path, caplog, fmt, checkpoint_type
+):
+    """TEST.CHECKPOINT_FILE_PATH with PySlowFast's documented way to test its models:
+    its file loads through the same recognition, every tensor or none."""
+    _, state = reference("slow_tiny")
+    path = write_format(tmp_path / "zoo", fmt, "slow_tiny", state)
+    model = scrambled("slow_tiny")
+    with caplog.at_level("INFO", logger="mutualnet3d.engine.checkpoint"):
+        assert (
+            load_for_eval(model, str(path), str(tmp_path), checkpoint_type=checkpoint_type) == path
+        )
+    assert f"{fmt} format" in caplog.text
+    own = model.state_dict()
+    assert all(torch.equal(own[k], v) for k, v in state.items() if "num_batches" not in k)
+    with pytest.raises(CheckpointError, match="blocks.5.proj has 5 classes"):
+        load_for_eval(scrambled("slow_tiny", num_classes=3), str(path), str(tmp_path))

@@ -1,0 +1,184 @@
+"""A weights file read and its format recognised, without running pickled code.
+
+:func:`read_weights` tells the formats apart from the file itself:
+
+* a zip file (PyTorch's format since 1.6) or a pickle opening with PyTorch's legacy magic
+  number is a PyTorch file, read with ``torch.load(weights_only=True)``; its payload is
+  then, in this order:
+
+  - ``"mutualnet3d"``: our checkpoint (``model_state``, ``epoch`` and ``rng_state``:
+    :class:`~.checkpoint.Checkpointer` writes RNG states, PySlowFast does not);
+  - ``"pyslowfast"``: PySlowFast's own models (``s1.pathway0_stem...``; any family of
+    :data:`~.pyslowfast_names.FAMILIES`) under ``model_state``;
+  - ``"pyslowfast-ptv"``: PySlowFast's PTV* models (``ptv_model_builder.py``), which keep
+    PyTorchVideo's network as ``self.model``: a PySlowFast checkpoint (``model_state`` and
+    ``epoch``) with ``model.`` keys, or a state dict whose keys are all under ``model.``;
+    the prefix is removed (a PTV detector's ``detection_head`` keys keep their names);
+  - ``"pytorchvideo"``: the rest: PyTorchVideo state dicts, plain or as its hub files
+    store them (``{"model_state": ...}``);
+
+* any other pickle is a ``"caffe2"`` checkpoint, read by :mod:`.caffe2`'s restricted
+  unpickler; with ``checkpoint_type="caffe2"`` (PySlowFast's CHECKPOINT_TYPE) the file
+  must be one.
+
+DDP's ``module.`` prefixes are removed in every format. A file that is none of these
+raises :class:`CheckpointError` naming the file and the format it was taken for.
+"""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import torch
+
+from .caffe2 import ForbiddenGlobal, caffe2_blobs, caffe2_to_pyslowfast, read_pickle
+from .pyslowfast_names import is_pyslowfast_state
+
+__all__ = [
+    "CHECKPOINT_TYPES",
+    "FORMATS",
+    "CheckpointError",
+    "WeightsFile",
+    "read_weights",
+    "strip_prefix",
+]
+
+#: format -> what it is (the log names both)
+FORMATS: dict[str, str] = {
+    "mutualnet3d": "our checkpoint",
+    "pytorchvideo": "PyTorchVideo's names: a state dict or a hub file",
+    "pyslowfast": "a PySlowFast checkpoint of its own models",
+    "pyslowfast-ptv": "a PySlowFast checkpoint of a PTV* model, model. prefix removed",
+    "caffe2": "a Caffe2 pickle, PySlowFast's blob names",
+}
+#: PySlowFast's TRAIN/TEST.CHECKPOINT_TYPE values
+CHECKPOINT_TYPES = ("pytorch", "caffe2")
+_TORCH_LEGACY_MAGIC = 0x1950A86A20F9469CFC6C  # torch.serialization's MAGIC_NUMBER
+
+
+class CheckpointError(ValueError):
+    """A weights file that cannot be used; the message names the file and its format."""
+
+
+@dataclass(frozen=True)
+class WeightsFile:
+    """A file's tensors: PySlowFast's names (formats pyslowfast, caffe2: unmapped Caffe2
+    blobs keep their names) or PyTorchVideo's / ours (the others)."""
+
+    path: str
+    format: str
+    state: dict[str, torch.Tensor]
+    skipped: tuple[str, ...] = ()  # entries that are not weights (Caffe2's solver blobs)
+
+    @property
+    def pyslowfast_names(self) -> bool:
+        return self.format in ("pyslowfast", "caffe2")
+
+    def error(self, problem: str) -> CheckpointError:
+        """A :class:`CheckpointError` naming the file and the format it was taken for."""
+        return CheckpointError(
+            f"{self.path} (taken for {self.format}: {FORMATS[self.format]}): {problem}"
+        )
+
+
+def strip_prefix(state: Mapping[str, Any], prefix: str = "module.") -> dict[str, Any]:
+    """``state`` with every leading ``prefix`` removed (DDP's ``module.``, repeated)."""
+    out: dict[str, Any] = {}
+    for key, value in state.items():
+        while key.startswith(prefix):
+            key = key[len(prefix) :]
+        out[key] = value
+    return out
+
+
+def read_weights(path: str | os.PathLike, checkpoint_type: str = "pytorch") -> WeightsFile:
+    """The tensors of ``path`` and the format they were recognised as (module docstring).
+
+    Args:
+        path: a ``.pyth`` / ``.pt`` / ``.pkl`` file.
+        checkpoint_type: ``"pytorch"`` (the file decides) or ``"caffe2"`` (the file must
+            be a Caffe2 pickle), PySlowFast's TRAIN/TEST.CHECKPOINT_TYPE.
+    """
+    path = os.fspath(path)
+    if checkpoint_type not in CHECKPOINT_TYPES:
+        raise ValueError(
+            f"checkpoint type must be one of {CHECKPOINT_TYPES}, got {checkpoint_type!r}"
+        )
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{path}: no such weights file")
+    if os.path.getsize(path) == 0:
+        raise CheckpointError(f"{path}: empty file, neither a PyTorch nor a Caffe2 checkpoint")
+    caffe2 = checkpoint_type == "caffe2"
+    if zipfile.is_zipfile(path):
+        if caffe2:
+            raise CheckpointError(
+                f"{path}: a PyTorch (zip) file, but the checkpoint type is caffe2"
+            )
+        return _torch_file(path)
+    with open(path, "rb") as f:
+        try:
+            first = read_pickle(f, path)
+        except ForbiddenGlobal as error:
+            raise CheckpointError(f"{error} (taken for caffe2: {FORMATS['caffe2']})") from error
+        except Exception as error:  # noqa: BLE001 - whatever a corrupt pickle raises
+            raise CheckpointError(
+                f"{path}: neither a PyTorch zip file nor a readable pickle (taken for caffe2: "
+                f"{FORMATS['caffe2']}): {type(error).__name__}: {error}"
+            ) from error
+    if isinstance(first, int) and first == _TORCH_LEGACY_MAGIC:
+        if caffe2:
+            raise CheckpointError(
+                f"{path}: a PyTorch (legacy) file, but the checkpoint type is caffe2"
+            )
+        return _torch_file(path)
+    try:
+        blobs = caffe2_blobs(first, path)
+    except ValueError as error:
+        raise CheckpointError(f"{error} (taken for caffe2: {FORMATS['caffe2']})") from None
+    converted = caffe2_to_pyslowfast(blobs)
+    weights = WeightsFile(path, "caffe2", converted.state, tuple(converted.skipped))
+    if not converted.state:
+        raise weights.error(f"none of its {len(blobs)} blobs is a weight")
+    return weights
+
+
+def _torch_file(path: str) -> WeightsFile:
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # noqa: BLE001 - torch raises many kinds; all are fatal here
+        raise CheckpointError(
+            f"{path}: not readable as a PyTorch file with weights_only=True (no pickled "
+            f"code runs): {type(error).__name__}: {error}"
+        ) from error
+    if not isinstance(payload, Mapping):
+        raise CheckpointError(
+            f"{path}: a PyTorch file holding a {type(payload).__name__}, not a state dict "
+            "or checkpoint"
+        )
+    wrapped = "model_state" in payload
+    state = payload["model_state"] if wrapped else payload
+    if not isinstance(state, Mapping) or not state:
+        raise CheckpointError(f"{path}: empty or invalid model state")
+    bad = [k for k, v in state.items() if not isinstance(k, str) or not torch.is_tensor(v)]
+    if bad:
+        raise CheckpointError(f"{path}: entries that are not named tensors: {bad[:5]}")
+    state = strip_prefix(state)
+    fmt = _torch_format(payload, state)
+    if fmt == "pyslowfast-ptv":
+        state = {k[len("model.") :] if k.startswith("model.") else k: v for k, v in state.items()}
+    return WeightsFile(path, fmt, state)
+
+
+def _torch_format(payload: Mapping[str, Any], state: Mapping[str, torch.Tensor]) -> str:
+    pyslowfast_checkpoint = "model_state" in payload and "epoch" in payload
+    if pyslowfast_checkpoint and "rng_state" in payload:
+        return "mutualnet3d"
+    if is_pyslowfast_state(state):
+        return "pyslowfast"
+    under_model = [k.startswith("model.") for k in state]
+    if all(under_model) or (pyslowfast_checkpoint and any(under_model)):
+        return "pyslowfast-ptv"
+    return "pytorchvideo"

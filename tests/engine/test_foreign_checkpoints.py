@@ -1,0 +1,280 @@
+"""Checkpoints of other libraries, for fine-tuning and test-only runs, over the families.
+
+Files are written in PyTorchVideo's, PySlowFast's, PySlowFast's PTV* and Caffe2's formats
+from the name tables of :mod:`tests.engine.foreign_formats`; loading must take every
+tensor, and the network must then compute what PyTorchVideo's twin with the same
+weights computes.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from mutualnet3d.engine.pretrained import load_for_test, load_pretrained
+from mutualnet3d.engine.weights_file import CheckpointError
+from mutualnet3d.slim import stats_key
+
+from .foreign_formats import (
+    SOLVER_BLOBS,
+    assert_same_outputs,
+    build,
+    caffe2_blobs,
+    pyslowfast_state,
+    reference,
+    scrambled,
+    write_caffe2,
+    write_format,
+    write_pyslowfast,
+)
+
+FORMATS = ["pyslowfast", "pyslowfast-ptv", "caffe2"]  # PyTorchVideo's: tests/models
+LOGGER = "mutualnet3d.engine.pretrained"
+
+
+def bn_counters(state: dict[str, torch.Tensor]) -> int:
+    return sum(k.endswith("num_batches_tracked") for k in state)
+
+
+# --------------------------------------------------------------------------------------
+# Every format, every family
+# --------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "name", ["slow_tiny", "slowfast_tiny", "x3d_tiny", "slowfast_tiny_detection"]
+)
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_fine_tuning_loads_every_tensor_and_outputs_match(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, fmt: str, name: str
+) -> None:
+    net, state = reference(name)
+    path = write_format(tmp_path / "weights", fmt, name, state)
+    model = scrambled(name)
+    with caplog.at_level(logging.INFO, logger=LOGGER):
+        report = load_pretrained(model, path)
+
+    # Caffe2 has no BN counters (they are never missing: a BN with a momentum ignores them).
+    assert report.loaded == len(state) - (bn_counters(state) if fmt == "caffe2" else 0)
+    assert report.format == fmt and report.total == len(model.state_dict())
+    assert report.missing == report.unexpected == report.mismatched == []
+    assert report.reinitialized == report.inflated == []
+    assert report.skipped == (SOLVER_BLOBS if fmt == "caffe2" else [])
+    assert f"{fmt} format" in caplog.text and "WARNING" not in caplog.text
+    assert_same_outputs(model, net)
+
+
+@pytest.mark.parametrize("fmt", ["pytorchvideo", *FORMATS])
+def test_test_only_loads_every_format(tmp_path: Path, fmt: str) -> None:
+    net, state = reference("x3d_tiny")
+    path = write_format(tmp_path / "weights", fmt, "x3d_tiny", state)
+    model = scrambled("x3d_tiny")
+    report = load_for_test(model, path)
+    assert report.format == fmt and report.missing == report.unexpected == []
+    assert_same_outputs(model, net)
+
+
+# --------------------------------------------------------------------------------------
+# What is not loaded is named
+# --------------------------------------------------------------------------------------
+def test_caffe2_report_names_every_blob_not_loaded(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    _, state = reference("slowfast_tiny")
+    blobs = caffe2_blobs(pyslowfast_state(state, "resnet"))
+    blobs["nonlocal_conv3_1_theta_w"] = np.ones((4, 4, 1, 1, 1), np.float32)  # not built
+    del blobs["t_res_conv1_bn_rm"]
+    blobs["res3_1_branch2b_w"] = np.ones((3, 3, 1, 1, 1), np.float32)  # another shape
+    path = write_caffe2(tmp_path / "sf.pkl", blobs)
+    model = scrambled("slowfast_tiny", num_classes=7)
+    with caplog.at_level(logging.INFO, logger=LOGGER):
+        report = load_pretrained(model, path)
+
+    target = "blocks.2.multipathway_blocks.0.res_blocks.1.branch2.conv_b.weight"
+    shape = tuple(state[target].shape)
+    assert report.unexpected == ["nonlocal_conv3_1_theta_w"]
+    assert report.missing == ["blocks.0.multipathway_blocks.1.norm.running_mean"]
+    assert report.mismatched == [f"{target}: (3, 3, 1, 1, 1) in file vs {shape} in model"]
+    assert report.reinitialized == ["blocks.6.proj"] and report.skipped == SOLVER_BLOBS
+    for key in ("nonlocal_conv3_1_theta_w", target, "multipathway_blocks.1.norm.running_mean"):
+        assert key in caplog.text
+    assert "caffe2 format" in caplog.text and "blocks.6.proj re-initialised" in caplog.text
+
+
+@pytest.mark.parametrize("fmt", ["caffe2", "pyslowfast"])
+def test_2d_kernels_inflate_into_3d_ones(tmp_path: Path, fmt: str) -> None:
+    """ImageNet weights of a 2D network (Caffe2's or PySlowFast's names): with inflation
+    each (O, I, H, W) kernel is repeated over the model's T frames and divided by T."""
+    _, state = reference("slow_tiny")
+    state_2d = {k: v[:, :, 0] if v.dim() == 5 else v for k, v in state.items()}
+    if fmt == "caffe2":
+        path = write_caffe2(
+            tmp_path / "in1k.pkl", caffe2_blobs(pyslowfast_state(state_2d, "resnet"))
+        )
+    else:
+        path = write_pyslowfast(tmp_path / "in1k.pyth", state_2d, "resnet")
+    kernels = sorted(k for k, v in state.items() if v.dim() == 5)
+    # Caffe2's 1x1 convolutions load as 1x1x1 ones without inflation (as PySlowFast's
+    # loader pads missing trailing dimensions).
+    pointwise = (
+        {k for k in kernels if state[k].shape[2:] == (1, 1, 1)} if fmt == "caffe2" else set()
+    )
+    not_loaded = sorted(set(kernels) - pointwise)
+    report = load_pretrained(scrambled("slow_tiny"), path)
+    assert sorted(r.split(":")[0] for r in report.mismatched) == not_loaded
+
+    model = scrambled("slow_tiny")
+    report = load_pretrained(model, path, inflate=True)
+    assert sorted(report.inflated) == not_loaded and report.mismatched == report.missing == []
+    own = model.state_dict()
+    for key in kernels:
+        frames = own[key].shape[2]
+        expected = state_2d[key].unsqueeze(2).expand_as(own[key]) / frames
+        torch.testing.assert_close(own[key], expected)
+    assert any(own[k].shape[2] == 3 for k in kernels)  # a temporal kernel was inflated
+
+
+# --------------------------------------------------------------------------------------
+# Test-only runs
+# --------------------------------------------------------------------------------------
+def test_test_only_refuses_a_classifier_of_another_class_count(tmp_path: Path) -> None:
+    _, state = reference("slow_tiny")
+    path = write_pyslowfast(tmp_path / "k400.pyth", state, "resnet")
+    model = scrambled("slow_tiny", num_classes=7)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    with pytest.raises(
+        CheckpointError, match=r"k400\.pyth.*pyslowfast.*blocks\.5\.proj has 5 .* 7"
+    ):
+        load_for_test(model, path)
+    assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
+
+
+def test_test_only_refuses_missing_and_unused_tensors_naming_each(tmp_path: Path) -> None:
+    _, state = reference("x3d_tiny")
+    renamed = pyslowfast_state(state, "x3d")
+    # PySlowFast's X3D normalises every shortcut; PyTorchVideo's only where channels change
+    renamed["s2.pathway0_res0.branch1_bn.weight"] = torch.ones(8)
+    del renamed["head.lin_5.weight"]
+    path = tmp_path / "x3d.pyth"
+    torch.save({"epoch": 1, "model_state": renamed}, path)
+    with pytest.raises(CheckpointError) as error:
+        load_for_test(scrambled("x3d_tiny"), path)
+    message = str(error.value)
+    assert message.startswith(f"{path} (taken for pyslowfast")
+    assert "1 model tensors not in the file: ['blocks.5.pool.post_conv.weight']" in message
+    unused = "blocks.1.res_blocks.0.branch1_norm.weight"  # the file's, in the model's names
+    assert f"1 file tensors the model lacks (another network): ['{unused}']" in message
+
+
+def _calibrated(name: str) -> torch.nn.Module:
+    """A model holding calibrated BN statistics of one configuration."""
+    model = build(name)
+    key = stats_key(0.5, 24, 2)
+    for module in model.modules():
+        if hasattr(module, "set_stats") and module.running_mean is not None:
+            module.set_stats(key, module.running_mean + 1.0, module.running_var + 2.0)
+    return model
+
+
+def test_test_only_loads_our_checkpoints_strictly_with_calibrated_statistics(
+    tmp_path: Path,
+) -> None:
+    source = _calibrated("x3d_tiny")
+    path = tmp_path / "checkpoint_calibrated.pyth"
+    torch.save({"epoch": 2, "model_state": source.state_dict(), "rng_state": {}}, path)
+    model = build("x3d_tiny")  # a fresh one: a strict load adds the statistics' buffers
+    report = load_for_test(model, path)
+    assert report.format == "mutualnet3d" and report.loaded == len(source.state_dict())
+    own = model.state_dict()
+    stats = [k for k in source.state_dict() if ".stats_" in k]
+    assert stats and all(torch.equal(own[k], source.state_dict()[k]) for k in stats)
+    with pytest.raises(
+        CheckpointError, match=r"checkpoint_calibrated\.pyth.*mutualnet3d.*strictly"
+    ):
+        load_for_test(scrambled("x3d_tiny", num_classes=3), path)
+
+
+def test_fine_tuning_skips_our_calibrated_statistics(tmp_path: Path) -> None:
+    source = _calibrated("x3d_tiny")
+    path = tmp_path / "checkpoint_calibrated.pyth"
+    torch.save({"epoch": 2, "model_state": source.state_dict(), "rng_state": {}}, path)
+    report = load_pretrained(scrambled("x3d_tiny"), path)
+    stats = [k for k in source.state_dict() if ".stats_" in k]
+    assert report.skipped == stats and report.unexpected == []
+    assert report.loaded == len(source.state_dict()) - len(stats)
+
+
+# --------------------------------------------------------------------------------------
+# Files that are not checkpoints
+# --------------------------------------------------------------------------------------
+class _Runs:
+    def __init__(self, call: object, argument: str) -> None:
+        self.call, self.argument = call, argument
+
+    def __reduce__(self) -> tuple:
+        return self.call, (self.argument,)
+
+
+@pytest.mark.parametrize("call, name", [(os.system, "system"), (exec, "builtins.exec")])
+def test_a_pickle_naming_another_global_is_refused_without_running_it(
+    tmp_path: Path, call: object, name: str
+) -> None:
+    marker = tmp_path / "ran"
+    code = f"touch {marker}" if call is os.system else f"open({str(marker)!r}, 'w')"
+    path = tmp_path / "evil.pkl"
+    path.write_bytes(pickle.dumps({"blobs": {"conv1_w": _Runs(call, code)}}, protocol=2))
+    with pytest.raises(
+        CheckpointError, match=rf"evil\.pkl: refused to unpickle the global .*{name}"
+    ):
+        load_pretrained(scrambled("slow_tiny"), path)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"", r"empty\.bin: empty file"),
+        (b"hello, not weights\n", r"empty\.bin: .*readable pickle \(taken for caffe2"),
+        (
+            pickle.dumps([1, 2, 3], protocol=2),
+            r"empty\.bin: not a Caffe2 checkpoint \(list\).*caffe2",
+        ),
+        (pickle.dumps({"blobs": {"lr": 0.1}}, protocol=2), r"empty\.bin: not a Caffe2 .*caffe2"),
+    ],
+)
+def test_a_file_that_is_no_checkpoint_is_an_error_naming_it(
+    tmp_path: Path, content: bytes, message: str
+) -> None:
+    path = tmp_path / "empty.bin"
+    path.write_bytes(content)
+    with pytest.raises(CheckpointError, match=message):
+        load_pretrained(scrambled("slow_tiny"), path)
+
+
+def test_a_file_from_which_nothing_loads_is_an_error_naming_it_and_its_format(
+    tmp_path: Path,
+) -> None:
+    torch.save({"model_state": {"encoder.layer.weight": torch.ones(3)}}, tmp_path / "bert.pt")
+    with pytest.raises(
+        CheckpointError, match=r"bert\.pt \(taken for pytorchvideo.*no tensor loads"
+    ):
+        load_pretrained(scrambled("slow_tiny"), tmp_path / "bert.pt")
+    blobs = {"fc6_w": np.ones((4, 4), np.float32)}
+    write_caffe2(tmp_path / "vgg.pkl", blobs, solver=False)
+    with pytest.raises(CheckpointError, match=r"vgg\.pkl \(taken for caffe2.*no tensor loads"):
+        load_pretrained(scrambled("slow_tiny"), tmp_path / "vgg.pkl")
+
+
+def test_checkpoint_type_caffe2_insists_on_a_caffe2_file(tmp_path: Path) -> None:
+    _, state = reference("slow_tiny")
+    path = write_pyslowfast(tmp_path / "slow.pyth", state, "resnet")
+    with pytest.raises(CheckpointError, match=r"slow\.pyth: a PyTorch \(zip\) file.*caffe2"):
+        load_pretrained(scrambled("slow_tiny"), path, checkpoint_type="caffe2")
+    pkl = write_caffe2(tmp_path / "slow.pkl", caffe2_blobs(pyslowfast_state(state, "resnet")))
+    assert load_pretrained(scrambled("slow_tiny"), pkl, checkpoint_type="caffe2").format == "caffe2"
+    with pytest.raises(ValueError, match="checkpoint type"):
+        load_pretrained(scrambled("slow_tiny"), pkl, checkpoint_type="caffe")
