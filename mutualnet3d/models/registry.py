@@ -3,7 +3,10 @@
 A variant is data: its family with some defaults, ``functools.partial(family,
 **defaults)`` under a name and a docstring (:func:`register_variant`). Its signature is
 the family's with those defaults, so :func:`~mutualnet3d.models.model_kwargs` can read
-which arguments it takes.
+which arguments it takes. A variant fixes its architecture (``slow_r50`` is a Slow R50
+whatever the config says); PySlowFast's own model names (``ResNet``, ``SlowFast``,
+``X3D``, ``PTV*``) are registered with :func:`register_pyslowfast_name` and build the
+architecture their config describes (MODEL.ARCH, RESNET.*, X3D.*).
 """
 
 from __future__ import annotations
@@ -15,7 +18,8 @@ from typing import Any, Callable, Optional, TypeVar
 import torch.nn as nn
 
 __all__ = [
-    "register_model", "register_variant", "get_model_builder", "list_models", "canonical_name",
+    "register_model", "register_variant", "register_pyslowfast_name", "get_model_builder",
+    "list_models", "canonical_name", "reads_architecture",
 ]
 
 Builder = TypeVar("Builder", bound=Callable[..., nn.Module])
@@ -45,6 +49,21 @@ def register_variant(
     variant = partial(family, **defaults)
     variant.__name__, variant.__doc__ = name, doc
     return register_model(variant, name)
+
+
+def register_pyslowfast_name(
+    name: str, doc: str, family: Callable[..., nn.Module], /, **fixed: Any
+) -> partial:
+    """Register PySlowFast's model name ``name`` for ``family``: unlike a variant's, its
+    architecture arguments come from the config, except those ``fixed`` here."""
+    variant = register_variant(name, doc, family, **fixed)
+    variant.reads_architecture = True
+    return variant
+
+
+def reads_architecture(builder: Callable[..., nn.Module]) -> bool:
+    """Whether ``builder`` is one of PySlowFast's names (architecture from the config)."""
+    return getattr(builder, "reads_architecture", False)
 
 
 def get_model_builder(name: str) -> Callable[..., nn.Module]:

@@ -17,7 +17,10 @@ from ..slim import ChannelRule, SlimBatchNorm2d, SlimConv2d, SlimLinear
 from .base import SlimNet, init_weights
 from .registry import register_variant
 
-__all__ = ["ResNet", "WideResNet", "resnet50", "wide_resnet28_10"]
+__all__ = ["ResNet", "WideResNet", "pyslowfast_image_resnet", "resnet50", "wide_resnet28_10"]
+
+#: blocks per stage of ResNet-50 and ResNet-101
+STAGE_DEPTHS = {50: (3, 4, 6, 3), 101: (3, 4, 23, 3)}
 
 
 class Bottleneck(nn.Module):
@@ -190,6 +193,38 @@ class WideResNet(SlimNet):
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         x = self.block3(self.block2(self.block1(self.conv1(x))))
         return self.avgpool(self.relu(self.bn(x))).flatten(1)
+
+
+def pyslowfast_image_resnet(
+    *,
+    depth: int = 50,
+    width_per_group: int = 64,
+    zero_init_final_bn: bool = True,
+    fc_init_std: float = 0.01,
+    **kwargs,
+) -> ResNet:
+    """PySlowFast's ``ResNet`` with MODEL.ARCH ``2d``, its ImageNet network
+    (``configs/ImageNet/RES_R50.yaml``).
+
+    Every temporal kernel of PySlowFast's "2d" basis is 1 and its clips have one frame,
+    so the network is a 2D ResNet: this one, on images (the ImageNet data's input), its
+    tensors PySlowFast's without the time axis of size 1.
+
+    Args:
+        depth: RESNET.DEPTH, 50 or 101.
+        width_per_group: RESNET.WIDTH_PER_GROUP (64: ResNet's widths).
+        zero_init_final_bn: each block's last BN starts at gamma 0 (RESNET.ZERO_INIT_FINAL_BN).
+        fc_init_std: std of the classifier's N(0, std) weights (MODEL.FC_INIT_STD).
+        kwargs: :class:`ResNet`'s other arguments.
+    """
+    if depth not in STAGE_DEPTHS:
+        raise ValueError(f"depth: must be one of {sorted(STAGE_DEPTHS)}, got {depth!r}")
+    net = ResNet(STAGE_DEPTHS[depth], base_width=width_per_group / 64, **kwargs)
+    for block in net.modules():
+        if isinstance(block, Bottleneck) and zero_init_final_bn:
+            nn.init.zeros_(block.bn3.weight)
+    nn.init.normal_(net.fc.weight, 0.0, fc_init_std)
+    return net
 
 
 resnet50 = register_variant(

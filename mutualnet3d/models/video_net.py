@@ -31,6 +31,7 @@ from .base import ModelInput, SlimNet
 
 __all__ = [
     "VideoNet", "VideoDetector", "make_adaptive", "globalise_pools", "pytorchvideo_detector",
+    "set_initialisation",
 ]
 
 #: ``(builder, kwargs)``: ``builder(**kwargs)`` is the plain PyTorchVideo network
@@ -75,6 +76,29 @@ def make_adaptive(
     rule = ChannelRule(divisor=width_divisor)
     convert_to_slim(net, rule, in_rules=in_rules, out_rules={head: None}, skip=skip)
     globalise_pools(net)
+
+
+# PyTorchVideo's networks start as PySlowFast's with RESNET.ZERO_INIT_FINAL_BN True
+# (every residual branch's last BN at gamma 0) and MODEL.FC_INIT_STD 0.01.
+_PYTORCHVIDEO_FC_INIT_STD = 0.01
+
+
+@torch.no_grad()
+def set_initialisation(net: nn.Module, zero_init_final_bn: bool, fc_init_std: float) -> None:
+    """PySlowFast's initialisation settings on a freshly built PyTorchVideo network.
+
+    ``zero_init_final_bn``: the last BN of every residual branch starts at gamma 0
+    (PyTorchVideo's default) or 1. ``fc_init_std``: the std of the linear layers' N(0,
+    std) weights. Call it before :func:`make_adaptive` (the slim layers drop the flag
+    PyTorchVideo marks those BNs with).
+    """
+    if not fc_init_std > 0:
+        raise ValueError(f"fc_init_std: must be > 0, got {fc_init_std!r}")
+    for m in net.modules():
+        if not zero_init_final_bn and getattr(m, "block_final_bn", False):
+            nn.init.ones_(m.weight)
+        if isinstance(m, nn.Linear) and fc_init_std != _PYTORCHVIDEO_FC_INIT_STD:
+            nn.init.normal_(m.weight, 0.0, fc_init_std)
 
 
 def head_kwargs(dropout_rate: float, head_activation: Optional[type]) -> dict[str, Any]:

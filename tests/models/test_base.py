@@ -15,11 +15,14 @@ FACTS = {
     "mobilenet_v2_tiny": (SubnetConfig(1.0, 32), 1, False),
     "resnet_tiny": (SubnetConfig(1.0, 32), 1, False),
     "wide_resnet_tiny": (SubnetConfig(1.0, 32), 1, False),
+    "c2d_tiny": (SubnetConfig(1.0, 32, 4), 1, False),
+    "i3d_tiny": (SubnetConfig(1.0, 32, 4), 1, False),
     "slow_tiny": (SubnetConfig(1.0, 32, 4), 1, False),
     "slow_tiny_detection": (SubnetConfig(1.0, 32, 4), 1, True),
     "slowfast_tiny": (SubnetConfig(1.0, 32, 2), 2, False),
     "slowfast_tiny_detection": (SubnetConfig(1.0, 32, 2), 2, True),
     "x3d_tiny": (SubnetConfig(1.0, 32, 4), 1, False),
+    "x3d_tiny_pyslowfast": (SubnetConfig(1.0, 32, 4), 1, False),
 }
 
 

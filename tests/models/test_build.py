@@ -10,7 +10,7 @@ from fvcore.common.config import CfgNode
 
 from mutualnet3d.models import build_model, describe_model, get_model_builder, model_kwargs
 from mutualnet3d.models import registry
-from mutualnet3d.models.build import CONFIG_KEYS
+from mutualnet3d.models.build import CONFIG_KEYS, fixed_architecture
 
 from .helpers import shapes
 
@@ -23,13 +23,22 @@ VALUES = {
     "SLOWFAST.BETA_INV": 4, "SLOWFAST.FUSION_CONV_CHANNEL_RATIO": 3,
     "SLOWFAST.FUSION_KERNEL_SZ": 7, "X3D.WIDTH_FACTOR": 1.5, "X3D.DEPTH_FACTOR": 1.25,
     "X3D.BOTTLENECK_FACTOR": 2.0, "X3D.DIM_C5": 64, "X3D.DIM_C1": 6,
-    "DETECTION.ALIGNED": False,
+    "DETECTION.ALIGNED": False, "RESNET.ZERO_INIT_FINAL_BN": False, "MODEL.FC_INIT_STD": 0.02,
+    "MODEL.ARCH": "i3d", "RESNET.DEPTH": 101, "RESNET.NUM_BLOCK_TEMP_KERNEL": [[3], [4], [6], [3]],
+    "RESNET.SPATIAL_STRIDES": [[1], [2], [2], [1]],
+    "RESNET.SPATIAL_DILATIONS": [[1], [1], [1], [2]],
+    "RESNET.WIDTH_PER_GROUP": 32, "RESNET.TRANS_FUNC": "bottleneck_transform",
+    "DETECTION.ENABLE": True,
 }
 ALWAYS = {"num_classes": 11, "dropout_rate": 0.25, "width_divisor": 2}
 CLIP = {"crop_size": 48, "num_frames": 32}
+INIT = {"zero_init_final_bn": False, "fc_init_std": 0.02}
 SLOWFAST = {"alpha": 8, "beta_inv": 4, "fusion_conv_channel_ratio": 3, "fusion_kernel_size": 7}
-X3D = {"width_factor": 1.5, "depth_factor": 1.25, "bottleneck_factor": 2.0, "head_dim_out": 64,
-       "stem_dim_in": 6}
+RESNET = {"arch": "i3d", "depth": 101, "num_block_temp_kernel": [[3], [4], [6], [3]],
+          "spatial_strides": [[1], [2], [2], [1]], "spatial_dilations": [[1], [1], [1], [2]],
+          "width_per_group": 32, "trans_func": "bottleneck_transform", "detection": True}
+X3D = {"arch": "i3d", "width_factor": 1.5, "depth_factor": 1.25, "bottleneck_factor": 2.0,
+       "head_dim_out": 64, "stem_dim_in": 6, "trans_func": "bottleneck_transform"}
 
 
 def make_cfg(name: str, **values) -> CfgNode:
@@ -45,27 +54,57 @@ def test_every_config_key_is_read():
     assert set(CONFIG_KEYS.values()) == set(VALUES)
 
 
+VIDEO = {**ALWAYS, **CLIP, **INIT}
+
+
 @pytest.mark.parametrize(
     "name, expected",
     [
         ("mobilenet_v1", {**ALWAYS, "crop_size": 48}),
         ("wide_resnet_tiny", {**ALWAYS, "crop_size": 48}),
-        ("slow_r50", {**ALWAYS, **CLIP}),
-        ("slow_tiny_detection", {**ALWAYS, **CLIP, "roi_aligned": False}),
-        ("slowfast_r50", {**ALWAYS, **CLIP, **SLOWFAST, "num_frames": 4}),
+        # A variant fixes its architecture: no MODEL.ARCH, RESNET sizes, X3D.*, detection.
+        ("slow_r50", {**VIDEO, "roi_aligned": False}),
+        ("i3d_r101", {**VIDEO, "roi_aligned": False}),
+        ("slow_tiny_detection", {**VIDEO, "roi_aligned": False}),
+        ("slowfast_r50", {**VIDEO, **SLOWFAST, "num_frames": 4, "roi_aligned": False}),
         ("slowfast_r50_detection",
-         {**ALWAYS, **CLIP, **SLOWFAST, "num_frames": 4, "roi_aligned": False}),
-        ("x3d_m", {**ALWAYS, **CLIP, **X3D}),
+         {**VIDEO, **SLOWFAST, "num_frames": 4, "roi_aligned": False}),
+        ("x3d_m", VIDEO),
+        # PySlowFast's names read it from the config (except what they bind).
+        ("ResNet", {**VIDEO, **RESNET, "roi_aligned": False}),
+        ("PTVResNet", {**VIDEO, **RESNET, "roi_aligned": False, "num_block_temp_kernel": None}),
+        ("SlowFast", {**VIDEO, **SLOWFAST, **RESNET, "num_frames": 4, "roi_aligned": False}),
+        ("X3D", {**VIDEO, **X3D}),
     ],
 )
 def test_model_kwargs_follow_the_builders_signature(name, expected):
+    expected = {k: v for k, v in expected.items() if v is not None}  # bound: not passed
     assert model_kwargs(make_cfg(name)) == expected
 
 
 def test_a_variant_that_does_not_take_alpha_gets_no_slowfast_keys():
     kwargs = model_kwargs(make_cfg("slow_tiny"))
-    assert not set(kwargs) & (set(SLOWFAST) | set(X3D) | {"roi_aligned"})
+    assert not set(kwargs) & (set(SLOWFAST) | set(X3D))
     assert kwargs["num_frames"] == 32  # all frames: no Slow/Fast division
+
+
+@pytest.mark.parametrize(
+    "name, fixed",
+    [
+        ("i3d_r101", {"arch": "i3d", "depth": 101, "num_block_temp_kernel": (3, 4, 23, 3)}),
+        ("slowfast_r101_50_50_16x8", {"arch": "slowfast", "depth": 101,
+                                      "num_block_temp_kernel": (3, 4, 6, 3)}),
+        ("x3d_l", {"arch": "x3d", "depth_factor": 5.0, "width_factor": 2.0}),
+        ("slow_r50_detection", {"detection": True, "spatial_strides": (1, 2, 2, 1)}),
+        ("PTVResNet", {"num_block_temp_kernel": None}),
+        ("ResNet", {}),
+    ],
+)
+def test_what_a_name_fixes(name, fixed):
+    builder = get_model_builder(name)
+    assert fixed.items() <= fixed_architecture(builder).items()
+    if name == "ResNet":
+        assert fixed_architecture(builder) == {}
 
 
 @pytest.mark.parametrize("frames, alpha, slow", [(32, 8, 4), (32, 4, 8), (8, 4, 2)])

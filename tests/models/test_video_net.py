@@ -22,7 +22,7 @@ from .helpers import load_pytorchvideo_reference as _load_pytorchvideo_reference
 from .helpers import randomise_bn as _randomise_bn
 from .helpers import shapes as _shapes
 
-TINY = ["slow_tiny", "slowfast_tiny", "x3d_tiny"]
+TINY = ["slow_tiny", "i3d_tiny", "slowfast_tiny", "x3d_tiny", "x3d_tiny_pyslowfast"]
 
 
 # --------------------------------------------------------------------------------------

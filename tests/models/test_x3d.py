@@ -1,5 +1,6 @@
 """The adaptive X3D: X3D's expansions as explicit arguments, depthwise and SE widths."""
 
+import pytest
 import torch
 
 from mutualnet3d.models import get_model_builder
@@ -37,3 +38,20 @@ def test_depthwise_and_squeeze_excitation_follow_the_width():
     assert seen["depthwise"] == (inner, inner) and groups == inner  # groups == channels
     assert seen["se"] == (inner, active_channels(se[0].out_channels, 0.5, ChannelRule(divisor=2)))
     assert seen["se"][1] < se[0].out_channels  # the SE's hidden size slims too
+
+
+def test_pyslowfast_layout_normalises_res2s_first_shortcut():
+    # PySlowFast's X3D: a BN after res2's strided 1x1x1 shortcut conv (which keeps the
+    # channel count); PyTorchVideo's has the conv alone. Everything else is the same.
+    ours = get_model_builder("x3d_tiny_pyslowfast")().state_dict()
+    theirs = get_model_builder("x3d_tiny")(width_factor=2.0, stem_dim_in=4).state_dict()
+    extra = {k for k in ours if k not in theirs}
+    assert {k.rsplit(".", 1)[0] for k in extra} == {"blocks.1.res_blocks.0.branch1_norm"}
+    assert set(theirs) <= set(ours)
+    assert ours["blocks.1.res_blocks.0.branch1_norm.weight"].shape == (8,)
+
+
+def test_pyslowfast_layout_refuses_widths_the_two_roundings_disagree_on():
+    # X3D.WIDTH_FACTOR 0.5 of DIM_C1 12: PySlowFast 6 channels, PyTorchVideo 8.
+    with pytest.raises(ValueError, match=r"^width_factor: PySlowFast's X3D rounds the widths"):
+        get_model_builder("X3D")(width_factor=0.5)
