@@ -15,7 +15,7 @@ from typing import Any, Optional, Sequence, Union
 import yaml
 from fvcore.common.config import BASE_KEY, CfgNode
 
-from .compat import check_fixed, equivalent_settings, ignored_settings, not_built_node
+from .compat import check_fixed, equivalent_settings, not_built_node
 from .data import add_data_config, validate_data
 from .defaults import add_run_config, check_process_layout, sync_bn_group, validate_run
 from .errors import ConfigError, ConfigWarning
@@ -36,7 +36,6 @@ __all__ = [
     "equivalent_settings",
     "eval_widths",
     "get_cfg",
-    "ignored_settings",
     "load_config",
     "sync_bn_group",
     "validate_cfg",

@@ -1,13 +1,13 @@
-"""PySlowFast's keys that this library reads but does not build as PySlowFast does.
+"""PySlowFast's keys that this library does not build as PySlowFast does.
 
-Every other key of the defaults is built: a builder or the engine reads it. The keys
-here exist so that PySlowFast's YAML files load unchanged, and each says what happens
-to it:
+Every other key of the defaults is built: a builder or the engine reads it (a test
+walks every key). The keys here exist so that PySlowFast's YAML files load unchanged,
+and each says what happens to it; none is accepted and then ignored:
 
 * :data:`FIXED`: accepted only at the values that are built; any other value is
   refused at load, because the network or the run would silently differ;
-* :data:`NOT_BUILT`: accepted at any value, with no effect; a run names each one set
-  to another value than its default (:func:`ignored_settings`), in a warning;
+* :data:`INERT`: accepted at any value because they have no effect, here as in
+  PySlowFast (the settings of non-local blocks, which must be absent, for example);
 * :data:`EQUIVALENT`: values served another way with the same result; a run says how,
   once, in its log (:func:`equivalent_settings`).
 
@@ -26,11 +26,10 @@ from .errors import ConfigError, lookup
 __all__ = [
     "EQUIVALENT",
     "FIXED",
+    "INERT",
     "NODES_NOT_BUILT",
-    "NOT_BUILT",
     "check_fixed",
     "equivalent_settings",
-    "ignored_settings",
     "not_built_node",
 ]
 
@@ -48,6 +47,7 @@ FIXED: tuple[Fixed, ...] = (
         "only bottleneck (ResNet) and x3d blocks are built",
     ),
     Fixed("RESNET.STRIDE_1X1", (False,), "the stride is on the 3x3 conv, as PyTorchVideo"),
+    Fixed("RESNET.NUM_GROUPS", (1,), "ResNeXt's grouped 3x3 convs are not built"),
     Fixed("X3D.SCALE_RES2", (False,), "X3D is built as PyTorchVideo's create_x3d"),
     Fixed("X3D.BN_LIN5", (False,), "X3D is built as PyTorchVideo's create_x3d"),
     Fixed("X3D.CHANNELWISE_3x3x3", (True,), "X3D is built as PyTorchVideo's create_x3d"),
@@ -60,7 +60,36 @@ FIXED: tuple[Fixed, ...] = (
         "the slim BN layers, synchronised across processes or not",
     ),
     Fixed("DATA.DECODING_BACKEND", ("pyav", "torchvision"), "videos are decoded with PyAV"),
+    Fixed("DIST_BACKEND", ("nccl", "gloo"), "torch.distributed's GPU and CPU backends"),
+    # PySlowFast's lists of the families MODEL.ARCH names, by pathway count.
+    Fixed(
+        "MODEL.SINGLE_PATHWAY_ARCH",
+        (["2d", "c2d", "i3d", "slow", "x3d"],),
+        "MODEL.ARCH is checked against the network itself",
+    ),
+    Fixed("MODEL.MULTI_PATHWAY_ARCH", (["slowfast"],), "MODEL.ARCH is checked against the network itself"),
+    Fixed("DETECTION.SPATIAL_SCALE_FACTOR", (16,), "the RoI head pools stride-16 features"),
+    Fixed("DETECTION.ROI_XFORM_RESOLUTION", (7,), "PyTorchVideo's RoI head pools 7 x 7"),
+    Fixed("AVA.TRAIN_USE_COLOR_AUGMENTATION", (False,), "colour jitter is not built"),
+    Fixed("AVA.TEST_FORCE_FLIP", (False,), "test-time flips are not built"),
+    Fixed("AVA.IMG_PROC_BACKEND", ("cv2",), "AVA's transforms follow PySlowFast's cv2 path"),
+    # Used by PySlowFast's multigrid schedule only (not built).
+    Fixed("SOLVER.GAMMA", (0.1,), "PySlowFast's multigrid schedule only reads it"),
+    Fixed("SOLVER.STEP_SIZE", (1,), "PySlowFast's multigrid schedule only reads it"),
+    Fixed("SOLVER.WARMUP_FACTOR", (0.1,), "warm-ups start at SOLVER.WARMUP_START_LR"),
 )
+
+#: key -> why it has no effect, at any value, here as in PySlowFast.
+INERT: dict[str, str] = {
+    "NONLOCAL.GROUP": "non-local blocks only (NONLOCAL.LOCATION holds none)",
+    "NONLOCAL.INSTANTIATION": "non-local blocks only (NONLOCAL.LOCATION holds none)",
+    "NONLOCAL.POOL": "non-local blocks only (NONLOCAL.LOCATION holds none)",
+    "RESNET.INPLACE_RELU": "in-place ReLU saves memory; the results are the same",
+    # Colour augmentation's settings (AVA.TRAIN_USE_COLOR_AUGMENTATION must stay off).
+    "AVA.TRAIN_PCA_JITTER_ONLY": "colour augmentation only (AVA.TRAIN_USE_COLOR_AUGMENTATION)",
+    "DATA.TRAIN_PCA_EIGVAL": "colour augmentation only (AVA.TRAIN_USE_COLOR_AUGMENTATION)",
+    "DATA.TRAIN_PCA_EIGVEC": "colour augmentation only (AVA.TRAIN_USE_COLOR_AUGMENTATION)",
+}
 
 
 class Equivalent(NamedTuple):
@@ -89,15 +118,6 @@ NODES_NOT_BUILT: dict[str, str] = {
     "TASK": "PySlowFast's task switch (ssl, ...)",
 }
 
-#: key -> default: read so that PySlowFast's files load, behaviour not built.
-NOT_BUILT: dict[str, Any] = {
-    "DATA.TRAIN_JITTER_SCALES_RELATIVE": [],
-    "DATA.TRAIN_JITTER_ASPECT_RELATIVE": [],
-    "DETECTION.SPATIAL_SCALE_FACTOR": 16,
-    "DETECTION.ROI_XFORM_RESOLUTION": 7,
-    "AVA.TRAIN_USE_COLOR_AUGMENTATION": False,
-    "AVA.TEST_FORCE_FLIP": False,
-}
 
 
 def _flatten(value: Any) -> list[Any]:
@@ -119,15 +139,6 @@ def check_fixed(cfg: CfgNode) -> None:
             "NONLOCAL.LOCATION must hold no blocks (non-local blocks are not "
             f"implemented), got {cfg.NONLOCAL.LOCATION!r}"
         )
-
-
-def ignored_settings(cfg: CfgNode) -> list[str]:
-    """``KEY=value`` for each :data:`NOT_BUILT` key set to another value than its default."""
-    return [
-        f"{key}={lookup(cfg, key)!r}"
-        for key, default in NOT_BUILT.items()
-        if lookup(cfg, key) != default
-    ]
 
 
 def equivalent_settings(cfg: CfgNode) -> list[str]:

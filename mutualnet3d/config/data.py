@@ -117,6 +117,11 @@ def validate_data(cfg: CfgNode) -> None:
                 "detection (boxes, RoI head) goes with the ava data set and only with it"
             )
     check_choice("DATA.ENSEMBLE_METHOD", data.ENSEMBLE_METHOD, ("sum", "max"))
+    if cfg.TEST.SAVE_RESULTS_PATH and cfg.DETECTION.ENABLE:
+        raise ConfigError(
+            f"TEST.SAVE_RESULTS_PATH ({cfg.TEST.SAVE_RESULTS_PATH!r}) is written by the "
+            "multi-view test of classification; AVA's test writes test_results.json only"
+        )
     check_whole("TEST.NUM_ENSEMBLE_VIEWS", cfg.TEST.NUM_ENSEMBLE_VIEWS, 1)
     check_choice("TEST.NUM_SPATIAL_CROPS", cfg.TEST.NUM_SPATIAL_CROPS, (1, 3))
     for key in ("MEAN", "STD"):
@@ -126,6 +131,7 @@ def validate_data(cfg: CfgNode) -> None:
     if min(data.STD) <= 0:
         raise ConfigError(f"DATA.STD must be > 0, got {list(data.STD)!r}")
     names = {dataset_name(cfg.TRAIN.DATASET), dataset_name(cfg.TEST.DATASET)}
+    _validate_relative_crops(data, names)
     if names & set(_CLIP_DATASETS):
         _validate_clip_crops(cfg)
     if "moving_digits" in names:
@@ -137,6 +143,21 @@ def validate_data(cfg: CfgNode) -> None:
                 f"TEST.NUM_SPATIAL_CROPS to 1, got {cfg.TEST.NUM_ENSEMBLE_VIEWS} and "
                 f"{cfg.TEST.NUM_SPATIAL_CROPS}"
             )
+
+
+def _validate_relative_crops(data: CfgNode, names: set[str]) -> None:
+    """Random resized crops (area and aspect ranges) are built for ImageNet only."""
+    for key in ("TRAIN_JITTER_SCALES_RELATIVE", "TRAIN_JITTER_ASPECT_RELATIVE"):
+        values = list(data[key])
+        if not values:
+            continue
+        if names != {"imagenet"}:
+            raise ConfigError(
+                f"DATA.{key} {values} acts for imagenet only (random resized crops of "
+                f"videos are not built), got data sets {sorted(names)}"
+            )
+        if len(values) != 2 or not all(is_number(v) for v in values) or not 0 < values[0] <= values[1]:
+            raise ConfigError(f"DATA.{key} must be [] or [min, max] with 0 < min <= max, got {values}")
 
 
 def _validate_clip_crops(cfg: CfgNode) -> None:

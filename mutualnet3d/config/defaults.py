@@ -201,9 +201,11 @@ def _validate_solver(solver: CfgNode) -> None:
     if solver.LR_POLICY == "steps_with_relative_lrs":
         steps, rates = list(solver.STEPS), list(solver.LRS)
         # PySlowFast's rule: LRS[i] holds from epoch STEPS[i] on, so STEPS starts at 0.
-        if not steps or steps[0] != 0 or steps != sorted(set(steps)) or len(rates) != len(steps):
+        # Its files may list more rates than steps (Charades' SLOWFAST_16x8_R50: 3 steps,
+        # 6 rates); as there, the rates after the last step are never reached.
+        if not steps or steps[0] != 0 or steps != sorted(set(steps)) or len(rates) < len(steps):
             raise ConfigError(
-                "SOLVER.STEPS must start at 0 and increase, with one SOLVER.LRS entry per "
+                "SOLVER.STEPS must start at 0 and increase, with a SOLVER.LRS entry for each "
                 f"step, for steps_with_relative_lrs; got STEPS={steps}, LRS={rates}"
             )
     # yacs checks types against the default, and a None default accepts anything.

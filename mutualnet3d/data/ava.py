@@ -69,6 +69,9 @@ class Ava(VideoDataset):
     a legacy of inclusive pixel boxes; here the geometry is exact for RoIAlign with
     ``aligned=True``.)
 
+    ``second_stride``: only key frames of seconds that are multiples of it (PySlowFast
+    validates on every 4th second unless AVA.FULL_TEST_ON_VAL).
+
     Broken frames, as :class:`~mutualnet3d.data.charades.Charades`: a missing, empty or
     corrupt frame file fails its clip with a warning naming it
     (:class:`~mutualnet3d.data.video_dataset.VideoDecodeWarning`) and is counted in
@@ -104,10 +107,12 @@ class Ava(VideoDataset):
         alpha: Optional[int] = None,
         fps: int = 30,
         seed: Optional[int] = None,
+        second_stride: int = 1,
     ) -> None:
         check_split(split)  # first: which boxes are read depends on it
-        if fps < 1:
-            raise ValueError(f"fps must be >= 1, got {fps}")
+        if fps < 1 or second_stride < 1:
+            raise ValueError(f"need fps and second_stride >= 1, got {fps}, {second_stride}")
+        self.second_stride = second_stride
         if split == "train" and not spatial.crop_size <= spatial.jitter_scales[0]:
             raise ValueError(f"crop_size {spatial.crop_size} must be in (0, jitter_scales[0]]")
         self.fps = fps
@@ -133,14 +138,15 @@ class Ava(VideoDataset):
         )
 
     def _key_frames(self, boxes: BoxIndex) -> tuple[list[tuple[int, int]], list[Boxes]]:
-        """``(samples, boxes)``: ``(video, second)`` of each key second with boxes, videos
-        in frame-list order, seconds in increasing order, and the boxes of each; boxes of
-        videos missing from the frame lists are unused."""
+        """``(samples, boxes)``: ``(video, second)`` of each key second with boxes whose
+        second is a multiple of ``second_stride``, videos in frame-list order, seconds in
+        increasing order, and the boxes of each; boxes of videos missing from the frame
+        lists are unused."""
         samples: list[tuple[int, int]] = []
         sample_boxes: list[Boxes] = []
         for video, name in enumerate(self.video_names):
             for second, second_boxes in sorted(boxes.get(name, {}).items()):
-                if second_boxes:
+                if second_boxes and second % self.second_stride == 0:
                     samples.append((video, second))
                     sample_boxes.append(second_boxes)
         return samples, sample_boxes

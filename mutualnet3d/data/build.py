@@ -45,7 +45,8 @@ class AvaFiles:
     ``train_lists`` with the groundtruth ``train_gt_box_lists`` plus the detected
     ``train_predict_box_lists``; val and test read ``test_lists`` with the detected
     ``test_predict_box_lists`` (the groundtruth ``groundtruth_file`` when that is
-    empty). Detections count from ``detection_score_thresh``.
+    empty). Detections count from ``detection_score_thresh``. Validation keeps the key
+    frames of every 4th second unless ``full_test_on_val`` (PySlowFast's AVA keys).
     """
 
     frame_dir: str
@@ -60,6 +61,7 @@ class AvaFiles:
     label_map_file: str = "ava_action_list_v2.2_for_activitynet_2019.pbtxt"
     exclusion_file: str = "ava_val_excluded_timestamps_v2.2.csv"
     groundtruth_file: str = "ava_val_v2.2.csv"
+    full_test_on_val: bool = False
 
     def __post_init__(self) -> None:
         # Tuples, so a spec made from a config's lists is hashable like the others.
@@ -122,6 +124,7 @@ class DatasetSpec:
     retry: RetryPolicy = RetryPolicy()
     ava: Optional[AvaFiles] = None
     digits: Optional[DigitsSettings] = None
+    decode_threads: bool = False  # FFmpeg's threads for videos (Kinetics)
 
     def __post_init__(self) -> None:
         if self.name not in DATASETS:
@@ -144,7 +147,10 @@ def _clip_arguments(spec: DatasetSpec, alpha: Optional[int]) -> dict[str, Any]:
 
 def _kinetics(spec: DatasetSpec, split: str, alpha: Optional[int]) -> Kinetics:
     csv = os.path.join(spec.root, f"{split}.csv")
-    return Kinetics(csv, split, separator=spec.separator, **_clip_arguments(spec, alpha))
+    return Kinetics(
+        csv, split, separator=spec.separator, decode_threads=spec.decode_threads,
+        **_clip_arguments(spec, alpha),
+    )
 
 
 def _charades(spec: DatasetSpec, split: str, alpha: Optional[int]) -> Charades:
@@ -169,6 +175,8 @@ def _ava(spec: DatasetSpec, split: str, alpha: Optional[int]) -> Ava:
         detection_score_thresh=files.detection_score_thresh,
         sampling=spec.sampling, spatial=spec.spatial, normalization=spec.normalization,
         retry=spec.retry, alpha=alpha,
+        # PySlowFast validates on the key frames of every 4th second unless told otherwise.
+        second_stride=4 if split == "val" and not files.full_test_on_val else 1,
     )
 
 
@@ -181,6 +189,8 @@ def _imagenet(spec: DatasetSpec, split: str, alpha: Optional[int]) -> ImageFolde
         os.path.join(spec.root, "train" if split == "train" else "val"), split,
         crop_size=s.crop_size, resize_size=resize, normalization=spec.normalization,
         random_flip=s.random_flip,
+        crop_scale=s.scales_relative or (0.08, 1.0),
+        crop_ratio=s.aspect_relative or (3 / 4, 4 / 3),
         # No failure ratio (PySlowFast has none for ImageNet): failures are only counted.
         retry=RetryPolicy(spec.retry.max_retries),
     )

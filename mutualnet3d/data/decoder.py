@@ -133,12 +133,15 @@ def decode_clip(
     num_clips: int = 1,
     generator: Optional[torch.Generator] = None,
     use_offset: bool = False,
+    threads: bool = False,
 ) -> torch.Tensor:
     """Decode one clip of ``path``: uint8 tensor (T, H, W, 3), RGB, T = ``num_frames``.
 
     Reads the first video stream; its frame rate is ``average_rate`` (``target_fps``
     when the container does not say). Indices follow :func:`sample_frame_indices` over
-    the frames actually decoded. Raises :class:`DecodeError` naming ``path`` for a
+    the frames actually decoded (``use_offset``: see :func:`clip_start`); ``threads``
+    lets FFmpeg decode with threads (PySlowFast's DATA_LOADER.ENABLE_MULTI_THREAD_DECODE).
+    Raises :class:`DecodeError` naming ``path`` for a
     missing, empty, unreadable or frameless file, or one that decodes fewer than
     :data:`MIN_DECODED_FRACTION` of the frames its container declares (truncated).
     """
@@ -148,6 +151,8 @@ def decode_clip(
             if not container.streams.video:
                 raise DecodeError(path, "no video stream")
             stream = container.streams.video[0]
+            if threads:  # FFmpeg's own frame and slice threads (the same frames)
+                stream.thread_type = "AUTO"
             rate = stream.average_rate
             fps = float(rate) if rate else float(target_fps)
             declared = stream.frames  # 0 when the container does not say

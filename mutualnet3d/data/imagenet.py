@@ -7,8 +7,10 @@ default loader does (by content, so a PNG named ``.JPEG`` or a CMYK JPEG still d
 ``torchvision.io``'s decoders are deprecated since torchvision 0.29), and transformed
 as uint8 tensors with ``torchvision.transforms.v2``:
 
-* train: ``RandomResizedCrop(crop_size)`` (scale 0.08-1, aspect 3/4-4/3, bilinear,
-  antialiased) and a horizontal flip with probability 0.5;
+* train: ``RandomResizedCrop(crop_size)`` (area ``crop_scale``, default 0.08-1, aspect
+  ``crop_ratio``, default 3/4-4/3: PySlowFast's DATA.TRAIN_JITTER_SCALES_RELATIVE and
+  TRAIN_JITTER_ASPECT_RELATIVE; bilinear, antialiased) and a horizontal flip with
+  probability 0.5;
 * val / test: short side resized to ``resize_size``, centre ``crop_size`` square
   (the 256 -> 224 evaluation of the ResNet papers).
 """
@@ -74,6 +76,7 @@ class ImageFolderClassification(Dataset):
         normalization: per-channel normalisation of [0, 1] RGB values.
         random_flip: train-time horizontal flip.
         retry: other images (train/val) or attempts (test) after a failure.
+        crop_scale, crop_ratio: the training crop's area fraction and aspect ranges.
     """
 
     #: splits in which an image that fails to load is replaced by another
@@ -89,6 +92,8 @@ class ImageFolderClassification(Dataset):
         normalization: Normalization,
         random_flip: bool = True,
         retry: RetryPolicy = RetryPolicy(),
+        crop_scale: tuple[float, float] = (0.08, 1.0),
+        crop_ratio: tuple[float, float] = (3 / 4, 4 / 3),
     ) -> None:
         check_split(split)
         if crop_size < 1 or resize_size < 1:
@@ -104,6 +109,7 @@ class ImageFolderClassification(Dataset):
         self.normalization = normalization
         self.random_flip = random_flip
         self.retry = retry
+        self.crop_scale, self.crop_ratio = tuple(crop_scale), tuple(crop_ratio)
         self.classes, self.class_to_idx = _list_classes(self.root)
         #: (path, label) per image, sorted by class then path (ImageFolder's order)
         self.samples: list[tuple[str, int]] = _list_images(self.root, self.class_to_idx)
@@ -132,7 +138,9 @@ class ImageFolderClassification(Dataset):
 
     def _build_transform(self) -> v2.Transform:
         if self.split == "train":
-            spatial: list[v2.Transform] = [v2.RandomResizedCrop(self.crop_size, antialias=True)]
+            spatial: list[v2.Transform] = [v2.RandomResizedCrop(
+                self.crop_size, scale=self.crop_scale, ratio=self.crop_ratio, antialias=True
+            )]
             if self.random_flip:
                 spatial.append(v2.RandomHorizontalFlip(0.5))
         else:

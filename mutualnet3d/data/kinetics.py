@@ -86,8 +86,10 @@ class Kinetics(ClipDataset):
         seed: Optional[int] = None,
         path_prefix: str = "",
         separator: str = " ",
+        decode_threads: bool = False,
     ) -> None:
         self.csv_path = csv_path
+        self.decode_threads = decode_threads
         entries = read_annotations(csv_path, path_prefix, separator)
         self.videos = [path for path, _ in entries]
         self.labels = [label for _, label in entries]
@@ -111,6 +113,6 @@ class Kinetics(ClipDataset):
         frames = decode_clip(
             self.videos[video], s.num_frames, s.sampling_rate, s.target_fps,
             clip_index=temporal, num_clips=self.views.num_ensemble_views, generator=generator,
-            use_offset=self.views.use_offset,
+            use_offset=self.views.use_offset, threads=self.decode_threads,
         )
         return frames, self.labels[video]

@@ -68,7 +68,9 @@ class SpatialSampling:
     ``jitter_scales``: ``(min, max)`` short side of the training scale jitter (val
     scales to ``min``); ``crop_size``: the train/val square; ``test_crop_size``: the
     test square; ``random_flip``: horizontal flips in training; ``inverse_uniform``:
-    draw the inverse of the scale uniformly (PySlowFast's ``DATA.INV_UNIFORM_SAMPLE``).
+    draw the inverse of the scale uniformly (PySlowFast's ``DATA.INV_UNIFORM_SAMPLE``);
+    ``scales_relative`` / ``aspect_relative``: the area and aspect ranges of images'
+    random resized crops (PySlowFast's TRAIN_JITTER_*_RELATIVE; empty: the defaults).
     """
 
     jitter_scales: tuple[int, int] = (256, 320)
@@ -76,6 +78,8 @@ class SpatialSampling:
     test_crop_size: int = 256
     random_flip: bool = True
     inverse_uniform: bool = False
+    scales_relative: tuple[float, ...] = ()
+    aspect_relative: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         scales = tuple(self.jitter_scales)
@@ -83,6 +87,11 @@ class SpatialSampling:
             raise _invalid(self, "jitter_scales", "[min, max] with 0 < min <= max", scales)
         # Stored as a tuple of ints, so a spec built from a config list still hashes.
         object.__setattr__(self, "jitter_scales", (int(scales[0]), int(scales[1])))
+        for field in ("scales_relative", "aspect_relative"):
+            values = tuple(float(v) for v in getattr(self, field))
+            if values and not (len(values) == 2 and 0 < values[0] <= values[1]):
+                raise _invalid(self, field, "empty or [min, max] with 0 < min <= max", values)
+            object.__setattr__(self, field, values)
         if self.crop_size < 1:
             raise _invalid(self, "crop_size", ">= 1", self.crop_size)
         if self.test_crop_size < 1:

@@ -7,7 +7,9 @@ maxed (DATA.ENSEMBLE_METHOD), then top-1/top-5 or mAP (%) are taken over videos.
 
 from __future__ import annotations
 
-from typing import Any
+import os
+import pickle
+from typing import Any, Optional
 
 import torch
 import torch.nn as nn
@@ -34,9 +36,15 @@ def test_views(
     multi_label: bool,
     ensemble_method: str,
     device: torch.device,
+    save_path: Optional[str] = None,
 ) -> dict[str, Any]:
     """Video-level scores from every view of ``loader`` (the model's width is the
-    caller's): ``views_per_video``, ``videos``, ``complete_videos`` and the metrics."""
+    caller's): ``views_per_video``, ``videos``, ``complete_videos`` and the metrics.
+
+    ``save_path``: the main process also writes ``[scores, labels]`` there (pickled
+    float64 (videos, classes) and int64 (videos,) or multi-hot tensors), PySlowFast's
+    TEST.SAVE_RESULTS_PATH, which its users read with ``pickle.load``.
+    """
     num_classes = model.get_classifier().out_features
     scores = torch.zeros(num_videos, num_classes, dtype=torch.float64)
     if multi_label:  # multi-hot per video
@@ -71,6 +79,11 @@ def test_views(
         top1, top5 = top_k_correct(scores, labels)
         videos = max(num_videos, 1)
         stats.update(top1=round(100 * top1 / videos, 3), top5=round(100 * top5 / videos, 3))
+    if save_path and is_main_process():
+        partial = f"{save_path}.partial"
+        with open(partial, "wb") as f:
+            pickle.dump([scores, labels], f)
+        os.replace(partial, save_path)  # never a half-written file under the name
     return stats
 
 

@@ -65,6 +65,8 @@ class LoadReport:
         inflated: 2D kernels inflated into the model's 3D ones (``inflate=True``).
         skipped: file entries that are not weights of this model: Caffe2's solver blobs,
             our calibrated BN statistics when fine-tuning.
+        epochs_done: the epochs the file's run had finished, when it says (ours and
+            PySlowFast's checkpoints), else None.
     """
 
     path: str
@@ -78,6 +80,7 @@ class LoadReport:
     reinitialized: list[str]
     inflated: list[str]
     skipped: list[str]
+    epochs_done: Optional[int] = None
 
 
 def classifier_to_detector(
@@ -205,6 +208,7 @@ def _report(weights: WeightsFile, plan: _Plan, total: int, reinitialized: list[s
         reinitialized=reinitialized,
         inflated=plan.inflated,
         skipped=plan.skipped,
+        epochs_done=weights.epochs_done,
     )
 
 
@@ -329,8 +333,8 @@ def load_for_test(
     ``skipped``), the classifier has the model's class count.
 
     Raises:
-        CheckpointError: naming the file, its format and every problem, before the
-            model is changed.
+        CheckpointError: naming the file, its format and every problem (a foreign
+            format's before the model is changed; ours as ``load_state_dict`` says it).
     """
     log = logger or _logger
     weights = read_weights(path, checkpoint_type)

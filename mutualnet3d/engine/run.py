@@ -22,7 +22,7 @@ from torch.utils.data import Dataset, RandomSampler
 
 from ..data import DatasetSpec, build_dataset
 from ..evaluation import AvaEvaluator, format_table, pareto_front, plot_tables, write_tables
-from ..slim import SubnetConfig, enable_sync_bn, set_width
+from ..slim import SubnetConfig, count_flops, count_params, enable_sync_bn, set_width
 from .calibrate import calibrate_grid, precise_bn
 from .checkpoint import Checkpointer, load_for_eval
 from .distributed import device_for_rank, get_rank, get_world_size, is_main_process
@@ -42,21 +42,24 @@ def run(cfg: CfgNode) -> None:
     Path(spec.output_dir).mkdir(parents=True, exist_ok=True)
     setup_logging(spec.output_dir)
     logger.info("world size %d, output %s", get_world_size(), os.path.abspath(spec.output_dir))
-    for setting in spec.ignored:
-        logger.warning("%s has no effect here (read for PySlowFast compatibility)", setting)
     for setting in spec.equivalent:
         logger.info("%s", setting)
     if spec.lr_scale != 1:
-        logger.info("SOLVER.BASE_LR_SCALE_NUM_SHARDS: learning rates x %d (base %g)",
-                    spec.lr_scale, spec.schedule.base_lr)
+        logger.info(
+            "SOLVER.BASE_LR_SCALE_NUM_SHARDS: learning rates x %d (base %g)",
+            spec.lr_scale,
+            spec.schedule.base_lr,
+        )
     device = device_for_rank(spec.num_gpus)
     _seed(spec.seed + get_rank())
     model = spec.model.build().to(device)
+    if spec.log_model_info and is_main_process():
+        _log_model(model)
     checkpoints = Checkpointer(spec.output_dir, spec.config_text)
     if spec.train.enabled:
         _train(spec, model, checkpoints, device)
     else:
-        load_for_eval(model, spec.test.checkpoint, spec.output_dir)
+        load_for_eval(model, spec.test.checkpoint, spec.output_dir, spec.test.checkpoint_type)
     grid = spec.search.grid(model.full_config())
     if spec.search.calibrate:
         _calibrate(spec, model, grid, checkpoints, device)
@@ -64,6 +67,21 @@ def run(cfg: CfgNode) -> None:
         _search(spec, model, grid, device)
     if spec.test.enabled:
         _test(spec, model, device)
+
+
+def _log_model(model: nn.Module) -> None:
+    """LOG_MODEL_INFO: the network, its parameters and its cost at the full configuration
+    (fvcore's multiply-adds: all operators for video, conv + linear for images)."""
+    ops = "conv_linear" if model.input_kind == "image" else "all"
+    flops = count_flops(model, model.example_args(), 1.0, ops)
+    logger.info(
+        "%s\n%s: %.4g M parameters, %.4g GFLOPs at its full configuration %s",
+        model,
+        type(model).__name__,
+        count_params(model) / 1e6,
+        flops / 1e9,
+        tuple(model.full_config()),
+    )
 
 
 def _seed(seed: int) -> None:
@@ -115,11 +133,11 @@ def _train(
         output_dir=spec.output_dir,
         auto_resume=spec.train.auto_resume,
         init_checkpoint=spec.train.init_checkpoint,
+        init_checkpoint_type=spec.train.init_checkpoint_type,
+        inflate=spec.train.inflate,
+        epoch_reset=spec.train.epoch_reset,
     )
-    if spec.train.sync_bn_group > 1:
-        layers = enable_sync_bn(model, spec.train.sync_bn_group)
-        logger.info("BN statistics of %d layers synchronised over groups of %d processes",
-                    layers, spec.train.sync_bn_group)
+    _sync_bn(model, spec.train.sync_bn_group)
     wrapped = model
     if get_world_size() > 1:
         wrapped = DistributedDataParallel(
@@ -161,6 +179,15 @@ def _train(
     )
     if writer is not None:
         writer.close()
+
+
+def _sync_bn(model: nn.Module, group: int) -> None:
+    """BN.NORM_TYPE sync_batchnorm: statistics shared by ``group`` processes (1: none)."""
+    if group > 1:
+        layers = enable_sync_bn(model, group)
+        logger.info(
+            "BN statistics of %d layers synchronised over groups of %d processes", layers, group
+        )
 
 
 def _validate(
@@ -270,6 +297,7 @@ def _test(spec: RunSpec, model: nn.Module, device: torch.device) -> dict[str, An
                     multi_label=_multi_label(spec, model),
                     ensemble_method=spec.test.ensemble_method,
                     device=device,
+                    save_path=spec.test.save_results_path or None,
                 )
             )
     log_stats(stats)

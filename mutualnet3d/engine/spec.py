@@ -8,6 +8,7 @@ spec: the engine asks the model.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional
 
@@ -20,7 +21,6 @@ from ..config import (
     check_process_layout,
     equivalent_settings,
     eval_widths,
-    ignored_settings,
     sync_bn_group,
 )
 from ..config.data import dataset_name
@@ -148,6 +148,9 @@ class TrainSpec:
     checkpoint_period: int = 1
     auto_resume: bool = True
     init_checkpoint: str = ""  # TRAIN.CHECKPOINT_FILE_PATH
+    init_checkpoint_type: str = "pytorch"  # TRAIN.CHECKPOINT_TYPE: pytorch or caffe2
+    inflate: bool = False  # TRAIN.CHECKPOINT_INFLATE: 2D kernels into 3D ones
+    epoch_reset: bool = False  # TRAIN.CHECKPOINT_EPOCH_RESET: start at epoch 0 anyway
     mixed_precision: bool = False
     log_period: int = 10
     precise_bn_batches: int = 0  # BN.NUM_BATCHES_PRECISE when BN.USE_PRECISE_STATS, else 0
@@ -190,12 +193,14 @@ class MultiViewSpec:
     enabled: bool = True
     batch_size: int = 1  # per process
     checkpoint: str = ""  # TEST.CHECKPOINT_FILE_PATH ("": the newest of the run)
+    checkpoint_type: str = "pytorch"  # TEST.CHECKPOINT_TYPE: pytorch or caffe2
     width: float = 1.0
     spatial: int = 0
     temporal: int = 0
     crop_size: int = 256  # DATA.TEST_CROP_SIZE: test views are cut at this size
     ensemble_method: str = "sum"
     views_per_video: int = 1
+    save_results_path: str = ""  # TEST.SAVE_RESULTS_PATH joined to OUTPUT_DIR ("": off)
 
     def configuration(self, full: SubnetConfig) -> SubnetConfig:
         """The configuration tested, as trained (its BN statistics key)."""
@@ -229,9 +234,9 @@ class RunSpec:
     search: SearchSpec
     test: MultiViewSpec
     config_text: str = ""  # the config's YAML, stored in every checkpoint
-    ignored: tuple[str, ...] = field(default=())  # settings read but without effect
     equivalent: tuple[str, ...] = field(default=())  # settings served another way
     lr_scale: int = 1  # the learning rates' factor (SOLVER.BASE_LR_SCALE_NUM_SHARDS)
+    log_model_info: bool = True  # LOG_MODEL_INFO: the network, its size and cost at start
 
     def criterion(self) -> Criterion:
         return build_criterion(self.loss, self.label_smoothing)
@@ -267,9 +272,9 @@ class RunSpec:
             search=_search_spec(node, train_batch, test_batch),
             test=_test_spec(cfg, test_batch),
             config_text=cfg.dump(),
-            ignored=tuple(ignored_settings(cfg)),
             equivalent=tuple(equivalent_settings(cfg)),
             lr_scale=lr_scale(cfg),
+            log_model_info=cfg.LOG_MODEL_INFO,
         )
 
 
@@ -336,6 +341,9 @@ def _train_spec(cfg: CfgNode, batch_size: int, world_size: int) -> TrainSpec:
         checkpoint_period=train.CHECKPOINT_PERIOD,
         auto_resume=train.AUTO_RESUME,
         init_checkpoint=train.CHECKPOINT_FILE_PATH,
+        init_checkpoint_type=train.CHECKPOINT_TYPE,
+        inflate=train.CHECKPOINT_INFLATE,
+        epoch_reset=train.CHECKPOINT_EPOCH_RESET,
         mixed_precision=train.MIXED_PRECISION,
         log_period=cfg.LOG_PERIOD,
         precise_bn_batches=cfg.BN.NUM_BATCHES_PRECISE if cfg.BN.USE_PRECISE_STATS else 0,
@@ -370,12 +378,18 @@ def _test_spec(cfg: CfgNode, batch_size: int) -> MultiViewSpec:
         enabled=cfg.TEST.ENABLE,
         batch_size=max(1, batch_size),
         checkpoint=cfg.TEST.CHECKPOINT_FILE_PATH,
+        checkpoint_type=cfg.TEST.CHECKPOINT_TYPE,
         width=width,
         spatial=spatial,
         temporal=temporal,
         crop_size=cfg.DATA.TEST_CROP_SIZE,
         ensemble_method=cfg.DATA.ENSEMBLE_METHOD,
         views_per_video=cfg.TEST.NUM_ENSEMBLE_VIEWS * cfg.TEST.NUM_SPATIAL_CROPS,
+        save_results_path=(
+            os.path.join(cfg.OUTPUT_DIR, cfg.TEST.SAVE_RESULTS_PATH)
+            if cfg.TEST.SAVE_RESULTS_PATH
+            else ""
+        ),
     )
 
 
@@ -408,6 +422,8 @@ def dataset_spec(cfg: CfgNode, split: str) -> DatasetSpec:
             data.TEST_CROP_SIZE,
             data.RANDOM_FLIP,
             data.INV_UNIFORM_SAMPLE,
+            tuple(data.TRAIN_JITTER_SCALES_RELATIVE),
+            tuple(data.TRAIN_JITTER_ASPECT_RELATIVE),
         ),
         views=TestViews(
             cfg.TEST.NUM_ENSEMBLE_VIEWS, cfg.TEST.NUM_SPATIAL_CROPS, data.USE_OFFSET_SAMPLING
@@ -415,10 +431,12 @@ def dataset_spec(cfg: CfgNode, split: str) -> DatasetSpec:
         # PySlowFast reverses the channels for REVERSE_INPUT_CHANNEL, and AVA's frames once
         # more for AVA.BGR: both set is RGB again.
         normalization=Normalization(
-            tuple(data.MEAN), tuple(data.STD),
+            tuple(data.MEAN),
+            tuple(data.STD),
             bgr=data.REVERSE_INPUT_CHANNEL != (name == "ava" and ava.BGR),
         ),
         retry=RetryPolicy(data.MAX_DECODE_RETRIES, data.MAX_FAILURE_RATIO),
+        decode_threads=cfg.DATA_LOADER.ENABLE_MULTI_THREAD_DECODE,
         ava=AvaFiles(
             ava.FRAME_DIR,
             ava.FRAME_LIST_DIR,
@@ -432,6 +450,7 @@ def dataset_spec(cfg: CfgNode, split: str) -> DatasetSpec:
             label_map_file=ava.LABEL_MAP_FILE,
             exclusion_file=ava.EXCLUSION_FILE,
             groundtruth_file=ava.GROUNDTRUTH_FILE,
+            full_test_on_val=ava.FULL_TEST_ON_VAL,
         )
         if name == "ava"
         else None,

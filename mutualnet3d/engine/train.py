@@ -213,6 +213,7 @@ def resume_or_initialise(
     init_checkpoint: str,
     init_checkpoint_type: str = "pytorch",
     inflate: bool = False,
+    epoch_reset: bool = False,
 ) -> int:
     """The epoch training starts at: resumed from ``output_dir``'s newest checkpoint
     (``auto_resume``: model, optimizer, scaler and RNG states), else 0 after loading
@@ -220,7 +221,10 @@ def resume_or_initialise(
     ours, PyTorchVideo's, PySlowFast's or Caffe2's, of ``init_checkpoint_type``
     (TRAIN.CHECKPOINT_TYPE), 2D kernels inflated with ``inflate``
     (TRAIN.CHECKPOINT_INFLATE); a classifier of another class count is re-initialised;
-    every tensor not loaded is logged)."""
+    every tensor not loaded is logged). As in PySlowFast, a file that records its epoch
+    (ours, PySlowFast's) continues that count unless ``epoch_reset``
+    (TRAIN.CHECKPOINT_EPOCH_RESET); the optimizer starts afresh either way (PySlowFast's
+    momentum buffers follow its own parameter order)."""
     path = latest_checkpoint(output_dir) if auto_resume else None
     if path is not None:
         state = load_checkpoint_file(path)
@@ -247,4 +251,11 @@ def resume_or_initialise(
             report.format,
             report.loaded,
         )
+        if report.epochs_done is not None and not epoch_reset:
+            logger.info(
+                "%s: continuing its epoch count at %d (TRAIN.CHECKPOINT_EPOCH_RESET False)",
+                init_checkpoint,
+                report.epochs_done,
+            )
+            return report.epochs_done
     return 0

@@ -72,6 +72,9 @@ class WeightsFile:
     format: str
     state: dict[str, torch.Tensor]
     skipped: tuple[str, ...] = ()  # entries that are not weights (Caffe2's solver blobs)
+    # Epochs the file's run had finished (PySlowFast stores the last one's 0-based index);
+    # None when the file does not say (state dicts, hub and Caffe2 files).
+    epochs_done: int | None = None
 
     @property
     def pyslowfast_names(self) -> bool:
@@ -169,7 +172,15 @@ def _torch_file(path: str) -> WeightsFile:
     fmt = _torch_format(payload, state)
     if fmt == "pyslowfast-ptv":
         state = {k[len("model.") :] if k.startswith("model.") else k: v for k, v in state.items()}
-    return WeightsFile(path, fmt, state)
+    return WeightsFile(path, fmt, state, epochs_done=_epochs_done(payload, fmt))
+
+
+def _epochs_done(payload: Mapping[str, Any], fmt: str) -> int | None:
+    epoch = payload.get("epoch") if "model_state" in payload else None
+    if not isinstance(epoch, int) or isinstance(epoch, bool):
+        return None
+    # Ours counts finished epochs; PySlowFast saves the finished epoch's 0-based index.
+    return epoch if fmt == "mutualnet3d" else epoch + 1
 
 
 def _torch_format(payload: Mapping[str, Any], state: Mapping[str, torch.Tensor]) -> str:

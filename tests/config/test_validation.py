@@ -343,7 +343,7 @@ def test_no_warning_inside_the_trained_sizes_or_for_stages_that_do_not_run():
                 "SOLVER.LRS",
                 "[1]",
             ],
-            r"^SOLVER\.STEPS must start at 0 .*one SOLVER\.LRS entry per step",
+            r"^SOLVER\.STEPS must start at 0 .*a SOLVER\.LRS entry for each step",
         ),
         (
             ["SOLVER.MAX_EPOCH", "10", "SOLVER.WARMUP_EPOCHS", "10.0"],

@@ -88,8 +88,13 @@ def test_ava_train_and_test_read_their_lists_and_boxes(ava) -> None:
     test = build_dataset(spec, "test")
     assert test.samples == [(0, 902), (1, 903)]  # detections only: vidA 903's scored 0.5
     # Without test detections, val/test score the groundtruth boxes.
-    gt = build_dataset(replace(spec, ava=replace(spec.ava, test_predict_box_lists=())), "val")
+    full = replace(spec.ava, test_predict_box_lists=(), full_test_on_val=True)
+    gt = build_dataset(replace(spec, ava=full), "val")
     assert gt.samples == [(0, 902), (0, 903), (1, 903)] and gt[0]["labels"].sum() == 3
+    # PySlowFast validates on every 4th second unless AVA.FULL_TEST_ON_VAL: not 902, 903.
+    with pytest.raises(ValueError, match="no key frame"):
+        build_dataset(replace(spec, ava=replace(full, full_test_on_val=False)), "val")
+    assert build_dataset(replace(spec, ava=replace(full, full_test_on_val=False)), "test")
     # The threshold is the spec's: at 0.9 vidB's detection (0.8) is dropped.
     strict = replace(spec, ava=replace(spec.ava, detection_score_thresh=0.9))
     assert build_dataset(strict, "test").samples == [(0, 902)]

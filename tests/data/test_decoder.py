@@ -123,3 +123,10 @@ def test_decode_clip_rejects_broken_files(tmp_path: Path, make_video) -> None:
         with pytest.raises(DecodeError, match=re.escape(str(path))) as info:
             decode_clip(str(path), 8, 2, 30)
         assert reason in str(info.value)
+
+
+def test_threaded_decoding_gives_the_same_frames(tmp_path: Path, make_video) -> None:
+    # DATA_LOADER.ENABLE_MULTI_THREAD_DECODE: FFmpeg's threads, not other frames.
+    path = str(make_video(tmp_path / "ramp.mp4", num_frames=40))
+    plain = decode_clip(path, 8, 2, 30, clip_index=1, num_clips=3)
+    assert torch.equal(decode_clip(path, 8, 2, 30, clip_index=1, num_clips=3, threads=True), plain)

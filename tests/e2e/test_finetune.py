@@ -107,6 +107,7 @@ def _ava_opts(folder, out, **extra):
         "AVA.GROUNDTRUTH_FILE": "gt.csv",
         "AVA.LABEL_MAP_FILE": "labels.pbtxt",
         "AVA.EXCLUSION_FILE": "excluded.csv",
+        "AVA.FULL_TEST_ON_VAL": "True",  # the fixture's seconds are 902 and 903
         "DATA.NUM_FRAMES": "4",
         "DATA.SAMPLING_RATE": "2",
         "DATA.TRAIN_JITTER_SCALES": "[32, 40]",

@@ -70,7 +70,7 @@ def test_run_net_trains_calibrates_searches_and_tests(kinetics_dir, tmp_path):
             str(ROOT / "tools" / "run_net.py"),
             "--cfg",
             SLOW,
-            *tiny_opts(kinetics_dir, out),
+            *tiny_opts(kinetics_dir, out, **{"TEST.SAVE_RESULTS_PATH": "predictions.pkl"}),
         ],
         capture_output=True,
         text=True,
@@ -101,6 +101,15 @@ def test_run_net_trains_calibrates_searches_and_tests(kinetics_dir, tmp_path):
     log = (out / "stdout.log").read_text()
     assert log.count('json_stats: {"_type": "train_iter"') == 4  # 2 epochs x 2 iterations
     assert '"_type": "val_epoch"' in log
+    # LOG_MODEL_INFO (PySlowFast's default True): the network, its size and cost.
+    assert "M parameters" in log and "GFLOPs at its full configuration" in log
+    # TEST.SAVE_RESULTS_PATH: PySlowFast's pickle of [video scores, labels].
+    import pickle
+
+    with open(out / "predictions.pkl", "rb") as f:
+        scores, labels = pickle.load(f)
+    assert scores.shape == (4, 2) and labels.tolist() == kinetics_dir.labels
+    assert torch.allclose(scores.sum(1), torch.full((4,), 6.0, dtype=torch.float64))  # 6 views
 
 
 def test_two_processes_with_init_method(kinetics_dir, tmp_path):

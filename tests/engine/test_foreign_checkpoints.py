@@ -8,6 +8,7 @@ weights computes.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import pickle
@@ -45,9 +46,7 @@ def bn_counters(state: dict[str, torch.Tensor]) -> int:
 # --------------------------------------------------------------------------------------
 # Every format, every family
 # --------------------------------------------------------------------------------------
-@pytest.mark.parametrize(
-    "name", ["slow_tiny", "slowfast_tiny", "x3d_tiny", "slowfast_tiny_detection"]
-)
+@pytest.mark.parametrize("name", ["slow_tiny", "slowfast_tiny", "x3d_tiny", "slow_tiny_detection"])
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_fine_tuning_loads_every_tensor_and_outputs_match(
     tmp_path: Path, caplog: pytest.LogCaptureFixture, fmt: str, name: str
@@ -170,42 +169,46 @@ def test_test_only_refuses_missing_and_unused_tensors_naming_each(tmp_path: Path
     assert f"1 file tensors the model lacks (another network): ['{unused}']" in message
 
 
-def _calibrated(name: str) -> torch.nn.Module:
-    """A model holding calibrated BN statistics of one configuration."""
-    model = build(name)
+@functools.lru_cache(maxsize=None)
+def _calibrated_state() -> dict[str, torch.Tensor]:
+    """An x3d_tiny checkpoint's model state with calibrated BN statistics of one
+    configuration (a new dict each call; its tensors must not be modified)."""
+    model = build("x3d_tiny")
     key = stats_key(0.5, 24, 2)
     for module in model.modules():
         if hasattr(module, "set_stats") and module.running_mean is not None:
             module.set_stats(key, module.running_mean + 1.0, module.running_var + 2.0)
-    return model
+    return model.state_dict()
 
 
 def test_test_only_loads_our_checkpoints_strictly_with_calibrated_statistics(
     tmp_path: Path,
 ) -> None:
-    source = _calibrated("x3d_tiny")
+    state = dict(_calibrated_state())
     path = tmp_path / "checkpoint_calibrated.pyth"
-    torch.save({"epoch": 2, "model_state": source.state_dict(), "rng_state": {}}, path)
+    torch.save({"epoch": 2, "model_state": state, "rng_state": {}}, path)
     model = build("x3d_tiny")  # a fresh one: a strict load adds the statistics' buffers
     report = load_for_test(model, path)
-    assert report.format == "mutualnet3d" and report.loaded == len(source.state_dict())
+    assert report.format == "mutualnet3d" and report.loaded == len(state)
     own = model.state_dict()
-    stats = [k for k in source.state_dict() if ".stats_" in k]
-    assert stats and all(torch.equal(own[k], source.state_dict()[k]) for k in stats)
+    stats = [k for k in state if ".stats_" in k]
+    assert stats and all(torch.equal(own[k], state[k]) for k in stats)
+    del state["blocks.5.proj.bias"]
+    torch.save({"epoch": 2, "model_state": state, "rng_state": {}}, path)
     with pytest.raises(
-        CheckpointError, match=r"checkpoint_calibrated\.pyth.*mutualnet3d.*strictly"
+        CheckpointError, match=r"(?s)calibrated\.pyth.*mutualnet3d.*strictly.*proj\.bias"
     ):
-        load_for_test(scrambled("x3d_tiny", num_classes=3), path)
+        load_for_test(model, path)
 
 
 def test_fine_tuning_skips_our_calibrated_statistics(tmp_path: Path) -> None:
-    source = _calibrated("x3d_tiny")
+    state = _calibrated_state()
     path = tmp_path / "checkpoint_calibrated.pyth"
-    torch.save({"epoch": 2, "model_state": source.state_dict(), "rng_state": {}}, path)
+    torch.save({"epoch": 2, "model_state": state, "rng_state": {}}, path)
     report = load_pretrained(scrambled("x3d_tiny"), path)
-    stats = [k for k in source.state_dict() if ".stats_" in k]
+    stats = [k for k in state if ".stats_" in k]
     assert report.skipped == stats and report.unexpected == []
-    assert report.loaded == len(source.state_dict()) - len(stats)
+    assert report.loaded == len(state) - len(stats)
 
 
 # --------------------------------------------------------------------------------------
@@ -278,3 +281,13 @@ def test_checkpoint_type_caffe2_insists_on_a_caffe2_file(tmp_path: Path) -> None
     assert load_pretrained(scrambled("slow_tiny"), pkl, checkpoint_type="caffe2").format == "caffe2"
     with pytest.raises(ValueError, match="checkpoint type"):
         load_pretrained(scrambled("slow_tiny"), pkl, checkpoint_type="caffe")
+
+
+def test_a_legacy_pytorch_file_is_told_from_a_caffe2_pickle(tmp_path: Path) -> None:
+    """PyTorch's pre-1.6 format is a pickle too; it opens with PyTorch's magic number."""
+    _, state = reference("slow_tiny")
+    path = tmp_path / "legacy.pth"
+    torch.save({"model_state": state}, path, _use_new_zipfile_serialization=False)
+    assert load_pretrained(scrambled("slow_tiny"), path).format == "pytorchvideo"
+    with pytest.raises(CheckpointError, match=r"legacy\.pth: a PyTorch \(legacy\) file.*caffe2"):
+        load_pretrained(scrambled("slow_tiny"), path, checkpoint_type="caffe2")

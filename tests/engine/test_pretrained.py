@@ -23,11 +23,15 @@ from .foreign_formats import (
 
 
 def assert_backbone_equal(model: nn.Module, state: dict[str, torch.Tensor]) -> None:
-    head = model.head_name
+    """Every tensor of ``model`` but the classifier's (and BN counters) is ``state``'s."""
+
+    def backbone(keys):
+        return {k for k in keys if not k.startswith(model.head_name + ".")} - counters
+
     own = model.state_dict()
-    backbone = [k for k in state if not k.startswith(head + ".")]
-    assert backbone and set(backbone) == {k for k in own if not k.startswith(head + ".")}
-    for key in backbone:
+    counters = {k for k in own if k.endswith("num_batches_tracked")}
+    assert backbone(state) and backbone(state) == backbone(own)
+    for key in backbone(state):
         assert torch.equal(own[key], state[key]), key
 
 
@@ -38,8 +42,15 @@ def assert_fresh_classifier(model: nn.Module, num_classes: int) -> None:
     assert classifier.weight.std().item() < 0.02  # N(0, 0.01), not the file's noise
 
 
-@pytest.mark.parametrize("name", ["slow_tiny", "slowfast_tiny"])
-@pytest.mark.parametrize("fmt", ["pytorchvideo_plain", "pytorchvideo", "pyslowfast"])
+@pytest.mark.parametrize(
+    "fmt, name",
+    [
+        ("pytorchvideo_plain", "slow_tiny"),  # a state dict
+        ("pytorchvideo", "slowfast_tiny"),  # a hub file
+        ("pyslowfast", "slowfast_tiny"),  # PySlowFast's checkpoint of a DDP model
+        ("caffe2", "slow_tiny"),
+    ],
+)
 def test_load_into_model_with_another_class_count(
     tmp_path: Path, caplog: pytest.LogCaptureFixture, name: str, fmt: str
 ) -> None:
@@ -47,7 +58,7 @@ def test_load_into_model_with_another_class_count(
     if fmt == "pytorchvideo_plain":
         torch.save(state, tmp_path / "weights.pt")
         path = tmp_path / "weights.pt"
-    else:  # a PyTorchVideo hub file, or PySlowFast's checkpoint of a DDP model
+    else:
         path = write_format(tmp_path / "weights", fmt, name, state)
     model = scrambled(name, num_classes=7)
     head = model.head_name
@@ -55,12 +66,14 @@ def test_load_into_model_with_another_class_count(
     with caplog.at_level(logging.INFO, logger="mutualnet3d.engine.pretrained"):
         report = load_pretrained(model, path)
 
-    assert report.format == fmt.removesuffix("_plain") and report.loaded == len(state) - 2
-    assert report.missing == report.unexpected == report.mismatched == report.skipped == []
+    counters = sum(k.endswith("num_batches_tracked") for k in state) if fmt == "caffe2" else 0
+    assert report.format == fmt.removesuffix("_plain")
+    assert report.loaded == len(state) - 2 - counters  # the classifier's two tensors
+    assert report.missing == report.unexpected == report.mismatched == []
     assert report.reinitialized == [head]
-    assert_backbone_equal(model, state)
     assert_fresh_classifier(model, 7)
     assert f"{head} re-initialised" in caplog.text and "WARNING" not in caplog.text
+    assert_backbone_equal(model, state)
     # The new classifier keeps the slimmable input rule (SlowFast: Fast channels fixed).
     assert model.get_classifier().in_rule == rule
 
@@ -139,3 +152,37 @@ def test_not_a_state_dict_is_refused(tmp_path: Path) -> None:
     torch.save([1, 2, 3], tmp_path / "list.pt")
     with pytest.raises(CheckpointError, match=r"list\.pt: a PyTorch file holding a list"):
         load_pretrained(scrambled("slow_tiny"), tmp_path / "list.pt")
+
+
+@pytest.mark.parametrize("epoch_reset, start", [(False, 11), (True, 0)])
+def test_a_pyslowfast_checkpoint_continues_its_epoch_count_unless_reset(
+    tmp_path: Path, epoch_reset: bool, start: int
+) -> None:
+    """TRAIN.CHECKPOINT_EPOCH_RESET: PySlowFast's file of epoch index 10 had finished 11
+    epochs, and training goes on from there unless the count is reset."""
+    from mutualnet3d.engine.train import resume_or_initialise
+
+    _, state = reference("slow_tiny")
+    path = write_pyslowfast(tmp_path / "k.pyth", state, "resnet")
+    model = scrambled("slow_tiny")
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    first = resume_or_initialise(
+        model,
+        optimizer,
+        torch.amp.GradScaler("cuda", enabled=False),
+        output_dir=str(tmp_path / "run"),
+        auto_resume=True,
+        init_checkpoint=str(path),
+        epoch_reset=epoch_reset,
+    )
+    assert first == start
+    assert_backbone_equal(model, state)
+
+
+def test_a_hub_file_has_no_epoch_count_and_ours_counts_finished_epochs(tmp_path: Path) -> None:
+    _, state = reference("slow_tiny")
+    hub = write_format(tmp_path / "hub", "pytorchvideo", "slow_tiny", state)
+    assert load_pretrained(scrambled("slow_tiny"), hub).epochs_done is None
+    ours = tmp_path / "checkpoint_epoch_00003.pyth"
+    torch.save({"epoch": 3, "model_state": state, "optimizer_state": None, "rng_state": {}}, ours)
+    assert load_pretrained(scrambled("slow_tiny"), ours).epochs_done == 3

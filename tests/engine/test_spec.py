@@ -23,7 +23,7 @@ def test_the_demo_config_as_a_spec():
     assert spec.schedule.policy == "cosine" and spec.optimizer.method == "adamw"
     assert spec.train_data.name == spec.test_data.name == "moving_digits"
     assert spec.search.widths == (0.5, 0.75, 1.0)
-    assert spec.config_text.startswith("AVA:") and spec.ignored == ()
+    assert spec.config_text.startswith("AVA:") and spec.equivalent == ()
     # The grid is completed with the model's own full configuration.
     grid = spec.search.grid(SubnetConfig(1.0, 32, 8))
     assert (
