@@ -24,6 +24,11 @@ first shortcut convolution that PyTorchVideo's lacks, a non-local block...), a t
 another shape and a classifier of another class count (random scores) are errors, all
 named in one message, before the model is changed. Our own checkpoints load strictly
 there, calibrated BN statistics included.
+
+An X3D file of one layout (PySlowFast's ``X3D``: a BN on res2's first shortcut;
+PyTorchVideo's and PySlowFast's ``PTVX3D``: none) loaded into a model of the other is
+told so, with the model name to build (:func:`~.pyslowfast_names.x3d_layout_hint`): in
+a test-only run's error, in a fine-tuning run's log and report (``hints``).
 """
 
 from __future__ import annotations
@@ -31,13 +36,13 @@ from __future__ import annotations
 import logging
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Mapping, NamedTuple, Optional
 
 import torch
 import torch.nn as nn
 
-from .pyslowfast_names import TargetNames, best_family
+from .pyslowfast_names import TargetNames, best_family, x3d_layout_hint
 from .weights_file import FORMATS, WeightsFile, read_weights
 
 __all__ = ["LoadReport", "classifier_to_detector", "load_for_test", "load_pretrained"]
@@ -67,6 +72,8 @@ class LoadReport:
             our calibrated BN statistics when fine-tuning.
         epochs_done: the epochs the file's run had finished, when it says (ours and
             PySlowFast's checkpoints), else None.
+        hints: what the tensors not loaded say of the file (an X3D of the other layout,
+            and the model name to build for it).
     """
 
     path: str
@@ -81,6 +88,7 @@ class LoadReport:
     inflated: list[str]
     skipped: list[str]
     epochs_done: Optional[int] = None
+    hints: list[str] = field(default_factory=list)
 
 
 def classifier_to_detector(
@@ -155,6 +163,7 @@ class _Plan(NamedTuple):
     inflated: list[str]
     skipped: list[str]
     class_counts: Optional[tuple[int, int]]  # (file, model): the classifier's only difference
+    hints: tuple[str, ...] = ()  # why tensors do not load (x3d_layout_hint)
 
 
 def _plan(model: nn.Module, weights: WeightsFile, inflate: bool, calibrated: bool) -> _Plan:
@@ -192,7 +201,8 @@ def _plan(model: nn.Module, weights: WeightsFile, inflate: bool, calibrated: boo
     plan.missing.extend(
         k for k in model_state if k not in state and not k.endswith(".num_batches_tracked")
     )
-    return plan._replace(class_counts=class_counts)
+    layout = x3d_layout_hint(model_state, state)
+    return plan._replace(class_counts=class_counts, hints=(layout,) if layout else ())
 
 
 def _report(weights: WeightsFile, plan: _Plan, total: int, reinitialized: list[str]) -> LoadReport:
@@ -209,6 +219,7 @@ def _report(weights: WeightsFile, plan: _Plan, total: int, reinitialized: list[s
         inflated=plan.inflated,
         skipped=plan.skipped,
         epochs_done=weights.epochs_done,
+        hints=list(plan.hints),
     )
 
 
@@ -222,6 +233,8 @@ def _log(log: logging.Logger, report: LoadReport) -> None:
     ):
         for key in keys:
             log.warning("%s: %s: %s", path, what, key)
+    for hint in report.hints:
+        log.warning("%s: %s", path, hint)
     if report.skipped:
         shown = ", ".join(report.skipped[:8]) + (", ..." if len(report.skipped) > 8 else "")
         log.info(
@@ -295,8 +308,9 @@ def load_pretrained(
 
 
 def _test_problems(plan: _Plan, head: str) -> list[str]:
-    """Why a test-only run cannot use ``plan`` (empty: it can)."""
-    problems = []
+    """Why a test-only run cannot use ``plan`` (empty: it can); what the file is
+    (``plan.hints``, only where tensors do not load) first."""
+    problems = list(plan.hints)
     if plan.class_counts is not None:
         file_classes, model_classes = plan.class_counts
         problems.append(

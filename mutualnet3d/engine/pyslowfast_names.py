@@ -23,6 +23,11 @@ target templates may use:
 A new family (say a PySlowFast layout of another network) adds a table to
 :data:`FAMILIES`; :func:`best_family` picks, for a given model, the table whose names
 cover most of the model's keys, so nothing else changes.
+
+X3D comes in two layouts that one table names alike: PySlowFast's ``X3D`` normalises
+the shortcut of res2's first block (``s2.pathway0_res0.branch1_bn``), PyTorchVideo's
+(its hub files, PySlowFast's ``PTVX3D``) does not. A file of one layout loaded into a
+model of the other is told so by :func:`x3d_layout_hint`, naming the model to build.
 """
 
 from __future__ import annotations
@@ -38,10 +43,13 @@ __all__ = [
     "FAMILIES",
     "RESNET",
     "X3D",
+    "X3D_LAYOUTS",
+    "X3D_SHORTCUT_BN",
     "TargetNames",
     "best_family",
     "is_pyslowfast_state",
     "pyslowfast_to_pytorchvideo",
+    "x3d_layout_hint",
 ]
 
 _RES = "s{stage}.pathway{p}_res{i}"  # resnet_helper.ResStage's blocks
@@ -199,3 +207,58 @@ def best_family(
         if covered > score:
             best, renamed, score = family, candidate, covered
     return best, renamed
+
+
+# --------------------------------------------------------------------------------------
+# X3D's two layouts
+# --------------------------------------------------------------------------------------
+#: res2's first shortcut convolution and the BN that PySlowFast's X3D has after it and
+#: PyTorchVideo's lacks, in PyTorchVideo's names
+X3D_SHORTCUT = "blocks.1.res_blocks.0.branch1_conv"
+X3D_SHORTCUT_BN = "blocks.1.res_blocks.0.branch1_norm"
+_X3D_STEM = "blocks.0.conv.conv_t.weight"  # X3D's stem (a ResNet's is blocks.0.conv)
+_BN_TENSORS = ("weight", "bias", "running_mean", "running_var")
+
+#: PySlowFast's layout (True) or PyTorchVideo's (False): what it is, and the model
+#: names that build it (PySlowFast's MODEL.MODEL_NAME, our variants)
+X3D_LAYOUTS: dict[bool, tuple[str, str]] = {
+    True: (
+        "PySlowFast's X3D layout (a BN on res2's first shortcut, s2.pathway0_res0.branch1_bn)",
+        "MODEL.MODEL_NAME X3D or the variants x3d_xs_pyslowfast, x3d_s_pyslowfast, "
+        "x3d_m_pyslowfast, x3d_l_pyslowfast",
+    ),
+    False: (
+        "PyTorchVideo's X3D layout (no BN on res2's first shortcut: PyTorchVideo's hub "
+        "files, PySlowFast's PTVX3D)",
+        "MODEL.MODEL_NAME PTVX3D or the variants x3d_xs, x3d_s, x3d_m, x3d_l",
+    ),
+}
+
+
+def x3d_layout_hint(model_keys: Iterable[str], file_keys: Iterable[str]) -> Optional[str]:
+    """Which X3D layout the file has and which model to build, when the model is an X3D
+    of the other layout; None otherwise.
+
+    The file has PySlowFast's layout when it holds any tensor of
+    :data:`X3D_SHORTCUT_BN`, PyTorchVideo's when it holds res2's first shortcut
+    convolution but none of that BN.
+
+    Args:
+        model_keys: the model's state-dict keys.
+        file_keys: the file's keys under the model's names (after renaming).
+    """
+    model, found = set(model_keys), set(file_keys)
+    if _X3D_STEM not in model or f"{X3D_SHORTCUT}.weight" not in model:
+        return None
+    shortcut_bn = {f"{X3D_SHORTCUT_BN}.{t}" for t in _BN_TENSORS}
+    model_layout = shortcut_bn <= model
+    if found & shortcut_bn:
+        file_layout = True
+    elif f"{X3D_SHORTCUT}.weight" in found:
+        file_layout = False
+    else:
+        return None  # the file says nothing of the layout
+    if file_layout == model_layout:
+        return None
+    (has, use), (other, instead) = X3D_LAYOUTS[file_layout], X3D_LAYOUTS[model_layout]
+    return f"the file has {has}, the model {other}: for this file build {use} (not {instead})"

@@ -9,7 +9,11 @@ a test checks the loader against PySlowFast's names rather than against itself):
   with ``branch1``, ``branch1_bn``, ``branch2`` = ``a``, ``a_bn``, ``b``, ``b_bn``, X3D's
   ``se.fc1`` / ``se.fc2``, ``c``, ``c_bn``), fusions ``s{n}_fuse`` (``conv_f2s``, ``bn``)
   and the head (``head_helper.py``: ``projection``; X3D's ``conv_5``, ``conv_5_bn``,
-  ``lin_5``);
+  ``lin_5``). Its stages s2..s5 are, in PyTorchVideo's networks, the blocks holding
+  ``res_blocks``, in order: C2D's and I3D's temporal pool after res2 (PySlowFast's
+  ``pathway0_pool``, without tensors) is a block of its own there (``blocks.2``), so
+  their s3 is ``blocks.3``. PySlowFast's X3D has ``branch1_bn`` on res2's first block,
+  PyTorchVideo's X3D does not (its ``branch1_norm`` exists only where channels change);
 * PySlowFast's PTV* models (``ptv_model_builder.py``): PyTorchVideo's network as
   ``self.model``, a detector's head as ``self.detection_head``;
 * Caffe2 blobs (the examples of ``slowfast/utils/c2_model_loading.py`` and the Caffe2
@@ -26,7 +30,7 @@ import pickle
 import re
 import struct
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 import numpy as np
 import torch
@@ -35,13 +39,14 @@ from mutualnet3d.models import get_model_builder
 from tests.models.helpers import randomise_bn
 
 TINY = dict(width_divisor=2)
-FAMILY = {
-    "slow_tiny": "resnet",
-    "slowfast_tiny": "resnet",
-    "x3d_tiny": "x3d",
-    "slow_tiny_detection": "resnet",
-    "slowfast_tiny_detection": "resnet",
-}
+
+
+def family(name: str) -> str:
+    """The tables below that name ``name``'s layers: X3D's (either layout: PySlowFast's
+    X3D only adds res2's first ``branch1_bn``) or the ResNets' (C2D, I3D, Slow, SlowFast,
+    their detectors)."""
+    return "x3d" if name.lower().startswith(("x3d", "ptvx3d")) else "resnet"
+
 
 # PyTorchVideo layer (inside a stem, a res block, a fusion, the head) -> PySlowFast layer
 STEM = {
@@ -95,37 +100,41 @@ SOLVER_BLOBS = ["conv1_w_momentum", "pred_b_momentum", "lr", "model_iter"]
 # --------------------------------------------------------------------------------------
 # Reference weights
 # --------------------------------------------------------------------------------------
-def reference(name: str, num_classes: int = 5) -> tuple[torch.nn.Module, dict[str, torch.Tensor]]:
-    """PyTorchVideo's twin of ``name`` in eval mode with random BN statistics, and its
-    state dict (a new dict; its tensors must not be modified). Built once per name."""
-    net = _reference(name, num_classes)
+def reference(
+    name: str, num_classes: int = 5, **arch: Any
+) -> tuple[torch.nn.Module, dict[str, torch.Tensor]]:
+    """PyTorchVideo's twin of ``name`` (with ``arch``, builder arguments such as a
+    PySlowFast name's sizes) in eval mode with random BN statistics, and its state dict
+    (a new dict; its tensors must not be modified). Built once per name and arguments."""
+    net = _reference(name, num_classes, tuple(sorted(arch.items())))
     return net, dict(net.state_dict())
 
 
 @functools.lru_cache(maxsize=None)
-def _reference(name: str, num_classes: int) -> torch.nn.Module:
+def _reference(name: str, num_classes: int, arch: tuple) -> torch.nn.Module:
     torch.manual_seed(11)  # not the seed of the models under test: no equal init
-    builder, kwargs = get_model_builder(name)(num_classes=num_classes, **TINY).reference
+    model = get_model_builder(name)(num_classes=num_classes, **TINY, **dict(arch))
+    builder, kwargs = model.reference
     net = builder(**kwargs)
     randomise_bn(net)
     return net.eval()
 
 
-def build(name: str, num_classes: int = 5) -> torch.nn.Module:
+def build(name: str, num_classes: int = 5, **arch: Any) -> torch.nn.Module:
     torch.manual_seed(5)  # not the reference's seed: a tensor left as built cannot pass
-    return get_model_builder(name)(num_classes=num_classes, **TINY)
+    return get_model_builder(name)(num_classes=num_classes, **TINY, **arch)
 
 
 @functools.lru_cache(maxsize=None)
-def _built(name: str, num_classes: int) -> torch.nn.Module:
-    return build(name, num_classes)
+def _built(name: str, num_classes: int, arch: tuple) -> torch.nn.Module:
+    return build(name, num_classes, **dict(arch))
 
 
-def scrambled(name: str, num_classes: int = 5) -> torch.nn.Module:
-    """A model of ``name`` (built once per name and class count: a test must not change
-    its structure) whose every tensor holds noise, so that only loading can give it the
-    reference's outputs."""
-    model = _built(name, num_classes)
+def scrambled(name: str, num_classes: int = 5, **arch: Any) -> torch.nn.Module:
+    """A model of ``name`` (built once per name, class count and ``arch``: a test must
+    not change its structure) whose every tensor holds noise, so that only loading can
+    give it the reference's outputs."""
+    model = _built(name, num_classes, tuple(sorted(arch.items())))
     generator = torch.Generator().manual_seed(5)
     with torch.no_grad():
         for tensor in model.state_dict().values():
@@ -134,8 +143,13 @@ def scrambled(name: str, num_classes: int = 5) -> torch.nn.Module:
     return model
 
 
-def assert_same_outputs(model: torch.nn.Module, net: torch.nn.Module) -> None:
-    """``model`` at its full configuration computes what PyTorchVideo's ``net`` does."""
+def assert_same_outputs(
+    model: torch.nn.Module, net: torch.nn.Module, *, of_scale: bool = False
+) -> None:
+    """``model`` at its full configuration computes what PyTorchVideo's ``net`` does,
+    within 1e-4; ``of_scale``: within 1e-4 of the outputs' largest magnitude (full-size
+    networks with random weights compute outputs of ~1e4, where float32's own rounding
+    exceeds 1e-4)."""
     model.eval()
     generator = torch.Generator().manual_seed(3)
     args = model.example_args(batch_size=2)
@@ -149,8 +163,11 @@ def assert_same_outputs(model: torch.nn.Module, net: torch.nn.Module) -> None:
         expected = net(list(x) if isinstance(x, list) else x, *args[1:])
         out = model(x, *args[1:])
     expected = expected.reshape(out.shape)
-    assert expected.abs().max() > 1e-3
-    torch.testing.assert_close(out, expected, rtol=0, atol=1e-4)
+    scale = float(expected.abs().max())
+    assert scale > 1e-3
+    torch.testing.assert_close(
+        out, expected, rtol=0, atol=1e-4 * (max(scale, 1.0) if of_scale else 1)
+    )
 
 
 # --------------------------------------------------------------------------------------
@@ -158,11 +175,15 @@ def assert_same_outputs(model: torch.nn.Module, net: torch.nn.Module) -> None:
 # --------------------------------------------------------------------------------------
 def pyslowfast_state(state: dict[str, torch.Tensor], family: str) -> dict[str, torch.Tensor]:
     """A PyTorchVideo classifier's or detector's state under PySlowFast's names."""
-    blocks = [int(m.group("block")) for k in state if (m := _PTV_KEY.match(_backbone(k)))]
-    last = max(blocks)
+    matches = [m for k in state if (m := _PTV_KEY.match(_backbone(k)))]
+    last = max(int(m.group("block")) for m in matches)
+    # PySlowFast's stage of each block: the stem s1, then s2.. for the blocks with
+    # res_blocks in order (a pooling block between them has no tensors and no stage)
+    residual = sorted({int(m.group("block")) for m in matches if m.group("i") is not None})
+    stages = {0: 1, **{block: n + 2 for n, block in enumerate(residual)}}
     out = {}
     for key, value in state.items():
-        out[_pyslowfast_key(_backbone(key), family, last)] = value
+        out[_pyslowfast_key(_backbone(key), family, last, stages)] = value
     return out
 
 
@@ -174,16 +195,17 @@ def _backbone(key: str) -> str:
     )
 
 
-def _pyslowfast_key(key: str, family: str, last: int) -> str:
+def _pyslowfast_key(key: str, family: str, last: int, stages: dict[int, int]) -> str:
     m = _PTV_KEY.match(key)
     block, layer, tensor = int(m.group("block")), m.group("layer"), m.group("tensor")
     pathway = m.group("p") or "0"
     if layer.startswith("multipathway_fusion."):
-        return f"s{block + 1}_fuse.{FUSION[layer.split('.', 1)[1]]}.{tensor}"
+        return f"s{stages[block]}_fuse.{FUSION[layer.split('.', 1)[1]]}.{tensor}"
     if block == 0:
         return f"s1.pathway{pathway}_stem.{STEM[family][layer]}.{tensor}"
     if m.group("i") is not None:
-        return f"s{block + 1}.pathway{pathway}_res{m.group('i')}.{BLOCK[family][layer]}.{tensor}"
+        res = f"s{stages[block]}.pathway{pathway}_res{m.group('i')}"
+        return f"{res}.{BLOCK[family][layer]}.{tensor}"
     if block in (last, 99):
         return f"head.{HEAD[family][layer]}.{tensor}"
     raise KeyError(key)
@@ -191,15 +213,17 @@ def _pyslowfast_key(key: str, family: str, last: int) -> str:
 
 def caffe2_blobs(pyslowfast: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
     """PySlowFast-named tensors as Caffe2 blobs (BN counters dropped: Caffe2 has none)."""
-    fast_blocks: dict[int, int] = {}
-    for key in pyslowfast:
+    return {blob: pyslowfast[key].numpy().copy() for key, blob in caffe2_names(pyslowfast).items()}
+
+
+def caffe2_names(pyslowfast: Iterable[str]) -> dict[str, str]:
+    """PySlowFast key -> Caffe2 blob name, for every key but the BN counters."""
+    keys = [k for k in pyslowfast if not k.endswith("num_batches_tracked")]
+    fast_blocks: dict[int, int] = {}  # stage -> the Fast pathway's last block there
+    for key in keys:
         if m := re.match(r"^s(\d)\.pathway1_res(\d+)\.", key):
             fast_blocks[int(m.group(1))] = max(fast_blocks.get(int(m.group(1)), 0), int(m.group(2)))
-    blobs = {}
-    for key, value in pyslowfast.items():
-        if not key.endswith("num_batches_tracked"):
-            blobs[_caffe2_name(key, fast_blocks)] = value.numpy().copy()
-    return blobs
+    return {key: _caffe2_name(key, fast_blocks) for key in keys}
 
 
 def _caffe2_name(key: str, fast_blocks: dict[int, int]) -> str:
@@ -286,11 +310,11 @@ def write_caffe2(path: Path, blobs: dict[str, np.ndarray], solver: bool = True) 
 def write_format(path: Path, fmt: str, name: str, state: dict[str, torch.Tensor]) -> Path:
     """``state`` (PyTorchVideo's names of ``name``) written in format ``fmt``."""
     if fmt == "pyslowfast":
-        return write_pyslowfast(path.with_suffix(".pyth"), state, FAMILY[name])
+        return write_pyslowfast(path.with_suffix(".pyth"), state, family(name))
     if fmt == "pyslowfast-ptv":
         return write_ptv(path.with_suffix(".pyth"), state)
     if fmt == "caffe2":
-        blobs = caffe2_blobs(pyslowfast_state(state, FAMILY[name]))
+        blobs = caffe2_blobs(pyslowfast_state(state, family(name)))
         return write_caffe2(path.with_suffix(".pkl"), blobs)
     torch.save({"model_state": state}, path.with_suffix(".pyth"))  # a PyTorchVideo hub file
     return path.with_suffix(".pyth")

@@ -3,7 +3,17 @@
 Files are written in PyTorchVideo's, PySlowFast's, PySlowFast's PTV* and Caffe2's formats
 from the name tables of :mod:`tests.engine.foreign_formats`; loading must take every
 tensor, and the network must then compute what PyTorchVideo's twin with the same
-weights computes.
+weights computes (for PySlowFast's X3D layout: PyTorchVideo's X3D with the BN on
+res2's first shortcut that PySlowFast's has, ``create_pyslowfast_x3d``).
+
+The families: C2D and I3D (a pooling block after res2: PyTorchVideo's blocks shift),
+Slow, SlowFast (fusions, two pathways), X3D in PyTorchVideo's layout and in PySlowFast's,
+a detector; every full-size variant's names on the meta device (I3D and SlowFast R101
+fast, the others slow) and, slow, I3D R101 and X3D-M in PySlowFast's layout with their
+tensors (on small clips). An X3D file of one layout loaded into the other says which
+model to build. X3D has no Caffe2 zoo, but PySlowFast's Caffe2 name conversion
+(``c2_model_loading.py``) names its layers (``conv1_xy``, ``*_branch2b_bn_fc{1,2}``,
+``conv_5``, ``lin_5``), so its Caffe2 files are tested too.
 """
 
 from __future__ import annotations
@@ -18,8 +28,12 @@ import numpy as np
 import pytest
 import torch
 
+from mutualnet3d.engine.caffe2 import caffe2_to_pyslowfast
 from mutualnet3d.engine.pretrained import load_for_test, load_pretrained
+from mutualnet3d.engine.pyslowfast_names import TargetNames, best_family
+from mutualnet3d.engine.weights_file import FORMATS as FORMAT_NAMES
 from mutualnet3d.engine.weights_file import CheckpointError
+from mutualnet3d.models import get_model_builder
 from mutualnet3d.slim import stats_key
 
 from .foreign_formats import (
@@ -27,6 +41,8 @@ from .foreign_formats import (
     assert_same_outputs,
     build,
     caffe2_blobs,
+    caffe2_names,
+    family,
     pyslowfast_state,
     reference,
     scrambled,
@@ -37,6 +53,21 @@ from .foreign_formats import (
 
 FORMATS = ["pyslowfast", "pyslowfast-ptv", "caffe2"]  # PyTorchVideo's: tests/models
 LOGGER = "mutualnet3d.engine.pretrained"
+# C2D, I3D, Slow, SlowFast, X3D in PyTorchVideo's layout and in PySlowFast's, a detector
+NETWORKS = [
+    "c2d_tiny",
+    "i3d_tiny",
+    "slow_tiny",
+    "slowfast_tiny",
+    "x3d_tiny",
+    "x3d_tiny_pyslowfast",
+    "slow_tiny_detection",
+]
+# PySlowFast's PTV* files hold PyTorchVideo's names: one network per kind is fast enough
+PTV_FAST = {"slow_tiny", "slowfast_tiny", "x3d_tiny", "slow_tiny_detection"}
+# test-only loads run fast: I3D (blocks shifted by its pool), PySlowFast's X3D layout
+# (x3d_tiny is loaded for test in every format below; the others are slow)
+TEST_ONLY_FAST = {"i3d_tiny", "x3d_tiny_pyslowfast"}
 
 
 def bn_counters(state: dict[str, torch.Tensor]) -> int:
@@ -46,8 +77,19 @@ def bn_counters(state: dict[str, torch.Tensor]) -> int:
 # --------------------------------------------------------------------------------------
 # Every format, every family
 # --------------------------------------------------------------------------------------
-@pytest.mark.parametrize("name", ["slow_tiny", "slowfast_tiny", "x3d_tiny", "slow_tiny_detection"])
-@pytest.mark.parametrize("fmt", FORMATS)
+def _cases(formats: list[str]) -> list:
+    return [
+        pytest.param(
+            fmt,
+            name,
+            marks=[pytest.mark.slow] if fmt == "pyslowfast-ptv" and name not in PTV_FAST else [],
+        )
+        for fmt in formats
+        for name in NETWORKS
+    ]
+
+
+@pytest.mark.parametrize("fmt, name", _cases(FORMATS))
 def test_fine_tuning_loads_every_tensor_and_outputs_match(
     tmp_path: Path, caplog: pytest.LogCaptureFixture, fmt: str, name: str
 ) -> None:
@@ -58,12 +100,35 @@ def test_fine_tuning_loads_every_tensor_and_outputs_match(
         report = load_pretrained(model, path)
 
     # Caffe2 has no BN counters (they are never missing: a BN with a momentum ignores them).
-    assert report.loaded == len(state) - (bn_counters(state) if fmt == "caffe2" else 0)
-    assert report.format == fmt and report.total == len(model.state_dict())
+    counters = bn_counters(state) if fmt == "caffe2" else 0
+    assert report.total == len(model.state_dict()) == len(state)
+    assert report.loaded == report.total - counters
+    assert report.format == fmt
+    if fmt in ("pyslowfast", "caffe2"):  # the table of the network's family was taken
+        assert report.names == family(name)
     assert report.missing == report.unexpected == report.mismatched == []
-    assert report.reinitialized == report.inflated == []
+    assert report.reinitialized == report.inflated == report.hints == []
     assert report.skipped == (SOLVER_BLOBS if fmt == "caffe2" else [])
     assert f"{fmt} format" in caplog.text and "WARNING" not in caplog.text
+    assert_same_outputs(model, net)
+
+
+@pytest.mark.parametrize(
+    "fmt, name",
+    [
+        pytest.param(fmt, name, marks=[] if name in TEST_ONLY_FAST else [pytest.mark.slow])
+        for fmt in ("pyslowfast", "caffe2")
+        for name in NETWORKS
+    ],
+)
+def test_test_only_loads_every_family(tmp_path: Path, fmt: str, name: str) -> None:
+    net, state = reference(name)
+    path = write_format(tmp_path / "weights", fmt, name, state)
+    model = scrambled(name)
+    report = load_for_test(model, path)
+    assert report.format == fmt and report.total == len(state)
+    assert report.loaded == len(state) - (bn_counters(state) if fmt == "caffe2" else 0)
+    assert report.missing == report.unexpected == report.mismatched == []
     assert_same_outputs(model, net)
 
 
@@ -75,6 +140,69 @@ def test_test_only_loads_every_format(tmp_path: Path, fmt: str) -> None:
     report = load_for_test(model, path)
     assert report.format == fmt and report.missing == report.unexpected == []
     assert_same_outputs(model, net)
+
+
+# --------------------------------------------------------------------------------------
+# Full-size networks
+# --------------------------------------------------------------------------------------
+FULL_SIZE_FAST = ["slowfast_r101"]  # R101's 23 res4 blocks, fusions after the last one
+FULL_SIZE_SLOW = [
+    "i3d_r101",
+    "x3d_m_pyslowfast",
+    "c2d_r50",
+    "c2d_r101",
+    "i3d_r50",
+    "slow_r50",
+    "slow_r101",
+    "slowfast_r50",
+    "slowfast_r101_8x8",
+    "slowfast_r50_detection",
+    "x3d_xs",
+    "x3d_s",
+    "x3d_m",
+    "x3d_l",
+    "x3d_xs_pyslowfast",
+    "x3d_l_pyslowfast",
+]
+
+
+@pytest.mark.parametrize(
+    "name", [*FULL_SIZE_FAST, *(pytest.param(n, marks=pytest.mark.slow) for n in FULL_SIZE_SLOW)]
+)
+def test_full_size_names_map_every_tensor(name: str) -> None:
+    """A full-size network's every key, written under PySlowFast's names and Caffe2's by
+    the tests' tables, comes back as the model's: R101's 23 res4 blocks, SlowFast's
+    fusions after its Fast pathway's last block, I3D's pool (built on the meta device:
+    names only; the tiny networks above check the tensors)."""
+    with torch.device("meta"):
+        model = get_model_builder(name)(num_classes=400)
+    own = model.state_dict()
+    pyslowfast = pyslowfast_state(own, family(name))
+    assert len(pyslowfast) == len(own)
+    target = TargetNames.of(own, model.head_name, model.num_pathways == 2)
+    found, renamed = best_family(pyslowfast, own, target)
+    assert found == family(name) and set(renamed) == set(own)
+
+    # Caffe2: blob names -> PySlowFast's (the library's table) -> the model's
+    blobs = caffe2_names(pyslowfast)
+    converted = caffe2_to_pyslowfast({blob: np.zeros(1, np.float32) for blob in blobs.values()})
+    assert converted.skipped == [] and set(converted.state) == set(blobs)
+    counters = {k for k in own if k.endswith("num_batches_tracked")}
+    assert set(best_family(converted.state, own, target)[1]) == set(own) - counters
+
+
+@pytest.mark.slow  # full-size tensors: R101 has 51M parameters
+@pytest.mark.parametrize("fmt", ["pyslowfast", "caffe2"])
+@pytest.mark.parametrize("name", ["i3d_r101", "x3d_m_pyslowfast"])
+def test_full_size_files_load_and_outputs_match(tmp_path: Path, name: str, fmt: str) -> None:
+    small = dict(crop_size=64)  # the weights are the full network's; the clips are small
+    net, state = reference(name, **small)
+    path = write_format(tmp_path / "weights", fmt, name, state)
+    model = scrambled(name, **small)
+    report = load_for_test(model, path)
+    assert report.loaded == len(state) - (bn_counters(state) if fmt == "caffe2" else 0)
+    assert report.missing == report.unexpected == report.mismatched == []
+    assert_same_outputs(model, net, of_scale=True)
 
 
 # --------------------------------------------------------------------------------------
@@ -167,6 +295,81 @@ def test_test_only_refuses_missing_and_unused_tensors_naming_each(tmp_path: Path
     assert "1 model tensors not in the file: ['blocks.5.pool.post_conv.weight']" in message
     unused = "blocks.1.res_blocks.0.branch1_norm.weight"  # the file's, in the model's names
     assert f"1 file tensors the model lacks (another network): ['{unused}']" in message
+    assert "the file has PySlowFast's X3D layout" in message  # and the model to build
+
+
+# X3D's two layouts, at equal widths: PySlowFast's model names X3D and PTVX3D with the
+# sizes of x3d_tiny_pyslowfast
+X3D_TINY = {
+    k: v
+    for k, v in get_model_builder("x3d_tiny_pyslowfast").keywords.items()
+    if k != "pyslowfast_layout"
+}
+# what a file of each layout is, and the names that build its network (PySlowFast's
+# model name and our variants)
+LAYOUT = {
+    "X3D": ("PySlowFast's X3D layout", "MODEL.MODEL_NAME X3D", "x3d_m_pyslowfast"),
+    "PTVX3D": ("PyTorchVideo's X3D layout", "MODEL.MODEL_NAME PTVX3D", "x3d_m,"),
+}
+SHORTCUT_BN = [
+    f"blocks.1.res_blocks.0.branch1_norm.{t}"
+    for t in ("weight", "bias", "running_mean", "running_var")
+]
+
+
+@pytest.mark.parametrize(
+    "layout, fmt",
+    [
+        ("X3D", "pyslowfast"),  # PySlowFast's zoo
+        ("PTVX3D", "pytorchvideo"),  # PyTorchVideo's hub
+        *(
+            pytest.param(layout, fmt, marks=pytest.mark.slow)
+            for layout, fmt in [
+                ("PTVX3D", "pyslowfast-ptv"),  # PySlowFast's PTVX3D runs
+                ("X3D", "caffe2"),
+                ("X3D", "pytorchvideo"),
+                ("PTVX3D", "pyslowfast"),
+                ("PTVX3D", "caffe2"),
+            ]
+        ),
+    ],
+)
+def test_an_x3d_file_of_the_other_layout_says_which_model_to_build(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, layout: str, fmt: str
+) -> None:
+    other = "PTVX3D" if layout == "X3D" else "X3D"
+    _, state = reference(layout, **X3D_TINY)
+    path = write_format(tmp_path / "x3d", fmt, layout, state)
+    (has, build_it, variant), (other_has, not_this, other_variant) = LAYOUT[layout], LAYOUT[other]
+
+    model = scrambled(other, **X3D_TINY)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    with pytest.raises(CheckpointError) as error:
+        load_for_test(model, path)
+    message = str(error.value)
+    problems = message.split(f"(taken for {fmt}: {FORMAT_NAMES[fmt]}): ", 1)[1]
+    hint = problems.split("; ")[0]  # the first problem named: what the file is
+    assert hint.startswith(f"the file has {has}") and f"the model {other_has}" in hint
+    assert f"build {build_it} or the variants" in hint and variant in hint
+    assert f"(not {not_this}" in hint and other_variant in hint.split("(not ")[1]
+    assert all(key in message for key in SHORTCUT_BN)
+    assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
+
+    # Fine-tuning loads the rest and says the same in its report and log.
+    with caplog.at_level(logging.INFO, logger=LOGGER):
+        report = load_pretrained(model, path)
+    assert report.hints == [hint] and f"{path}: {hint}" in caplog.text
+    # (its BN counter too, but where unused: missing counters are never reported)
+    counter = (
+        [] if fmt == "caffe2" else [f"{SHORTCUT_BN[0].rpartition('.')[0]}.num_batches_tracked"]
+    )
+    assert (report.missing, report.unexpected) == (
+        (SHORTCUT_BN, []) if layout == "PTVX3D" else ([], SHORTCUT_BN + counter)
+    )
+    assert report.mismatched == []
+    # ... and the model it names takes the file as it is.
+    report = load_for_test(scrambled(layout, **X3D_TINY), path)
+    assert report.missing == report.unexpected == report.hints == []
 
 
 @functools.lru_cache(maxsize=None)

@@ -18,6 +18,8 @@ from tests.e2e.test_run_net import SLOW, tiny_opts
 
 from .foreign_formats import reference, write_format
 
+X3D_XS = str(Path(SLOW).parent / "MutualNet_X3D_XS.yaml")
+
 
 def test_the_checkpoint_settings_are_typed_pieces_of_the_spec() -> None:
     opts = ["TRAIN.CHECKPOINT_TYPE", "caffe2", "TRAIN.CHECKPOINT_INFLATE", "True"]
@@ -65,3 +67,32 @@ def test_a_test_only_run_refuses_a_checkpoint_of_another_class_count(
     cfg = load_config(SLOW, tiny_opts(kinetics_dir, tmp_path / "out", **extra))
     with pytest.raises(CheckpointError, match=r"zoo\.pyth .*5 classes in the file and 2"):
         run(cfg)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("layout, other", [("X3D", "PTVX3D"), ("PTVX3D", "X3D")])
+def test_a_test_only_run_from_an_x3d_file_of_the_other_layout_names_the_model_to_build(
+    kinetics_dir, tmp_path: Path, layout: str, other: str
+) -> None:
+    """PySlowFast's X3D (a BN on res2's first shortcut) and PTVX3D (PyTorchVideo's X3D)
+    read the same X3D.* sizes; a file of one refused by the other says which to use."""
+    sizes = {"width_factor": 2.0, "depth_factor": 1.0, "head_dim_out": 32, "stem_dim_in": 4}
+    _, state = reference(layout, num_classes=2, num_frames=4, crop_size=32, **sizes)
+    path = write_format(tmp_path / "zoo", "pyslowfast", layout, state)
+    extra = {
+        "TRAIN.ENABLE": "False",
+        "TEST.CHECKPOINT_FILE_PATH": str(path),
+        "MODEL.MODEL_NAME": other,
+        "X3D.WIDTH_FACTOR": "2.0",
+        "X3D.DEPTH_FACTOR": "1.0",
+        "X3D.DIM_C5": "32",
+        "X3D.DIM_C1": "4",
+        "RESNET.TRANS_FUNC": "x3d_transform",
+        "MUTUALNET.TEMPORAL_SIZES": "[4, 2]",
+    }
+    cfg = load_config(X3D_XS, tiny_opts(kinetics_dir, tmp_path / "out", **extra))
+    hint = rf"zoo\.pyth .*build MODEL\.MODEL_NAME {layout} or"
+    with pytest.raises(CheckpointError, match=hint) as error:
+        run(cfg)
+    # the networks differ by that BN alone
+    assert "another shape" not in str(error.value) and "branch1_norm" in str(error.value)
