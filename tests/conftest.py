@@ -11,6 +11,7 @@ from typing import Callable, Union
 import av
 import numpy as np
 import pytest
+from PIL import Image
 import torch
 
 from tests.data.folders import AvaFolder, CharadesFolder, write_ava, write_charades
@@ -131,3 +132,16 @@ def charades_dir(tmp_path: Path) -> CharadesFolder:
 def ava(tmp_path_factory) -> AvaFolder:
     """AVA's layout: 2 videos of 91-120 frames, boxes at 2-3 key frames, 4 classes."""
     return write_ava(tmp_path_factory.mktemp("ava"))
+
+
+@pytest.fixture
+def imagenet_dir(tmp_path):
+    """2 classes x 3 PNG images in train/ and val/: class 0 dark, class 1 bright."""
+    for split in ("train", "val"):
+        for label, name in enumerate(("cat", "dog")):
+            for i in range(3):
+                folder = tmp_path / "imagenet" / split / name
+                folder.mkdir(parents=True, exist_ok=True)
+                value = 40 + 150 * label + 10 * i
+                Image.new("RGB", (48, 40), (value, value, value)).save(folder / f"{i}.png")
+    return tmp_path / "imagenet"

@@ -5,7 +5,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from PIL import Image
 
 from mutualnet3d.config import load_config
 from mutualnet3d.engine import run
@@ -216,19 +215,6 @@ def test_adaptive_ava_calibrates_and_searches_with_boxes(ava, tmp_path):  # noqa
     gflops = {(r["width"], r["spatial"], r["temporal"]): r["gflops"] for r in rows}
     assert gflops[(0.5, 16, 2)] < gflops[(0.5, 32, 4)] < gflops[(1.0, 32, 4)]
     assert (out / "accuracy_flops.png").exists()
-
-
-@pytest.fixture
-def imagenet_dir(tmp_path):
-    """2 classes x 3 PNG images in train/ and val/: class 0 dark, class 1 bright."""
-    for split in ("train", "val"):
-        for label, name in enumerate(("cat", "dog")):
-            for i in range(3):
-                folder = tmp_path / "imagenet" / split / name
-                folder.mkdir(parents=True, exist_ok=True)
-                value = 40 + 150 * label + 10 * i
-                Image.new("RGB", (48, 40), (value, value, value)).save(folder / f"{i}.png")
-    return tmp_path / "imagenet"
 
 
 @pytest.mark.parametrize(
