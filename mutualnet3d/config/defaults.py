@@ -173,10 +173,11 @@ def _validate_norm(bn: CfgNode) -> None:
 
 
 def sync_bn_group(cfg: CfgNode, processes: int) -> int:
-    """Processes sharing BN statistics in training: 1 without sync_batchnorm, all with
-    BN.GLOBAL_SYNC, else BN.NUM_SYNC_DEVICES, which must divide ``processes``."""
+    """Processes sharing BN statistics in training: 1 without sync_batchnorm or in a
+    single process (PySlowFast's sync BN is plain BN there), all with BN.GLOBAL_SYNC, else
+    BN.NUM_SYNC_DEVICES, which must divide ``processes``."""
     bn = cfg.BN
-    if bn.NORM_TYPE != "sync_batchnorm":
+    if bn.NORM_TYPE != "sync_batchnorm" or processes == 1:
         return 1
     if bn.GLOBAL_SYNC:
         return processes

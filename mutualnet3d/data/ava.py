@@ -41,8 +41,9 @@ class Ava(VideoDataset):
     * ``ori_boxes``: float (K, 4) the same boxes as read, normalised to [0, 1] (what the
       evaluation writes, :func:`~mutualnet3d.evaluation.ava.detections_from_predictions`);
     * ``labels``: float (K, num_classes) multi-hot; action id ``a`` is column ``a - 1``;
-      ``num_classes`` is the label map's largest id (80 for AVA v2.2, of which the 60
-      listed are evaluated; training uses all 80, as PySlowFast);
+      ``num_classes`` is the argument (MODEL.NUM_CLASSES, as PySlowFast), by default the
+      label map's largest id (80 for AVA v2.2, of which the 60 listed are evaluated;
+      training uses all 80, as PySlowFast); a label map id above it is a ValueError;
     * ``metadata``: int64 (K, 2) ``[video index, second]`` per box;
     * ``index``: the dataset index.
 
@@ -108,6 +109,7 @@ class Ava(VideoDataset):
         fps: int = 30,
         seed: Optional[int] = None,
         second_stride: int = 1,
+        num_classes: Optional[int] = None,
     ) -> None:
         check_split(split)  # first: which boxes are read depends on it
         if fps < 1 or second_stride < 1:
@@ -117,7 +119,13 @@ class Ava(VideoDataset):
             raise ValueError(f"crop_size {spatial.crop_size} must be in (0, jitter_scales[0]]")
         self.fps = fps
         self.categories, self.class_whitelist = read_labelmap(label_map_pbtxt)
-        self.num_classes = max(self.class_whitelist)
+        # PySlowFast's targets are MODEL.NUM_CLASSES wide, action id a in column a - 1.
+        self.num_classes = num_classes or max(self.class_whitelist)
+        if max(self.class_whitelist) > self.num_classes:
+            raise ValueError(
+                f"{label_map_pbtxt}: action id {max(self.class_whitelist)} does not fit "
+                f"{self.num_classes} classes (MODEL.NUM_CLASSES)"
+            )
         self.video_names, self.frame_paths, _ = read_frame_lists(frame_list_csvs, prefix=frame_dir)
         if split == "train":
             gt, predicted = gt_box_csvs, predicted_box_csvs

@@ -177,6 +177,7 @@ def _ava(spec: DatasetSpec, split: str, alpha: Optional[int]) -> Ava:
         retry=spec.retry, alpha=alpha,
         # PySlowFast validates on the key frames of every 4th second unless told otherwise.
         second_stride=4 if split == "val" and not files.full_test_on_val else 1,
+        num_classes=spec.num_classes,
     )
 
 

@@ -454,6 +454,8 @@ def test_sync_batchnorm_groups_follow_the_processes():
 
     cfg = load_config(None, ["NUM_GPUS", "8", "BN.NORM_TYPE", "sync_batchnorm", "BN.NUM_SYNC_DEVICES", "4"])
     assert sync_bn_group(cfg, 8) == 4
+    # One process (Charades' published file on one GPU or the CPU): plain BN, as PySlowFast.
+    assert sync_bn_group(cfg, 1) == 1
     cfg.BN.GLOBAL_SYNC = True
     assert sync_bn_group(cfg, 8) == 8
     assert sync_bn_group(load_config(), 8) == 1
