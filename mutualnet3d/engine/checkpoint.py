@@ -98,12 +98,19 @@ def latest_checkpoint(output_dir: str) -> Optional[Path]:
 
 
 def load_for_eval(
-    model: nn.Module, checkpoint: str, output_dir: str, checkpoint_type: str = "pytorch"
+    model: nn.Module,
+    checkpoint: str,
+    output_dir: str,
+    checkpoint_type: str = "pytorch",
+    *,
+    fallback: str = "",
+    fallback_type: str = "pytorch",
 ) -> Optional[Path]:
-    """Weights for calibration, search and test: ``checkpoint`` if given
-    (TEST.CHECKPOINT_FILE_PATH, of type ``checkpoint_type``: TEST.CHECKPOINT_TYPE), else the
-    newest of ``output_dir``; None (and a warning) when there is none, leaving the initial
-    weights.
+    """Weights for calibration, search and test, in PySlowFast's order: ``checkpoint`` if
+    given (TEST.CHECKPOINT_FILE_PATH, of type ``checkpoint_type``: TEST.CHECKPOINT_TYPE),
+    else the newest of ``output_dir``, else ``fallback`` (TRAIN.CHECKPOINT_FILE_PATH, of
+    type ``fallback_type``: where PySlowFast's c2/ test files name the zoo's weights);
+    None (and a warning) when there is none, leaving the initial weights.
 
     ``checkpoint`` may be in any format :func:`~.pretrained.load_for_test` takes (ours
     loads strictly; PyTorchVideo's, PySlowFast's and Caffe2's must define the whole network);
@@ -113,6 +120,9 @@ def load_for_eval(
         load_for_test(model, checkpoint, checkpoint_type=checkpoint_type, logger=logger)
         return Path(checkpoint)
     path = latest_checkpoint(output_dir)
+    if path is None and fallback:
+        load_for_test(model, fallback, checkpoint_type=fallback_type, logger=logger)
+        return Path(fallback)
     if path is None:
         logger.warning("no checkpoint found: evaluating the initial weights")
         return None

@@ -53,13 +53,22 @@ def run(cfg: CfgNode) -> None:
     device = device_for_rank(spec.num_gpus)
     _seed(spec.seed + get_rank())
     model = spec.model.build().to(device)
+    # Which network a name builds (PySlowFast's X3D or PyTorchVideo's layout, ...).
+    logger.info("MODEL.MODEL_NAME %s: %s", spec.model.name, spec.model.description)
     if spec.log_model_info and is_main_process():
         _log_model(model)
     checkpoints = Checkpointer(spec.output_dir, spec.config_text)
     if spec.train.enabled:
         _train(spec, model, checkpoints, device)
     else:
-        load_for_eval(model, spec.test.checkpoint, spec.output_dir, spec.test.checkpoint_type)
+        load_for_eval(
+            model,
+            spec.test.checkpoint,
+            spec.output_dir,
+            spec.test.checkpoint_type,
+            fallback=spec.train.init_checkpoint,
+            fallback_type=spec.train.init_checkpoint_type,
+        )
     grid = spec.search.grid(model.full_config())
     if spec.search.calibrate:
         _calibrate(spec, model, grid, checkpoints, device)

@@ -66,6 +66,12 @@ class ModelSpec:
     kwargs: Mapping[str, Any]
     static_width: float = 1.0
 
+    @property
+    def description(self) -> str:
+        """The first line of the registered builder's docstring (what the name builds)."""
+        doc = get_model_builder(self.name).__doc__ or ""
+        return " ".join(doc.strip().split("\n\n")[0].split())
+
     def build(self) -> nn.Module:
         model = get_model_builder(self.name)(**self.kwargs)
         if self.static_width < 1.0:

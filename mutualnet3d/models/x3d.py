@@ -146,11 +146,11 @@ L = dict(num_frames=16, crop_size=312, depth_factor=5.0)
 TINY = dict(width_factor=0.5, depth_factor=1.0, head_dim_out=32, num_frames=4, crop_size=32)
 PYSLOWFAST = dict(pyslowfast_layout=True)
 
-x3d_xs = register_variant("x3d_xs", "X3D-XS: 4 frames, 160 px.", adaptive_x3d, **XS)
-x3d_s = register_variant("x3d_s", "X3D-S: 13 frames, 160 px.", adaptive_x3d, **S)
-x3d_m = register_variant("x3d_m", "X3D-M: 16 frames, 224 px.", adaptive_x3d)
+x3d_xs = register_variant("x3d_xs", "X3D-XS: 4 frames, 160 px (PyTorchVideo's layout).", adaptive_x3d, **XS)
+x3d_s = register_variant("x3d_s", "X3D-S: 13 frames, 160 px (PyTorchVideo's layout).", adaptive_x3d, **S)
+x3d_m = register_variant("x3d_m", "X3D-M: 16 frames, 224 px (PyTorchVideo's layout).", adaptive_x3d)
 x3d_l = register_variant(
-    "x3d_l", "X3D-L: 16 frames, 312 px, depth factor 5.", adaptive_x3d, **L
+    "x3d_l", "X3D-L: 16 frames, 312 px, depth factor 5 (PyTorchVideo's layout).", adaptive_x3d, **L
 )
 x3d_xs_pyslowfast = register_variant(
     "x3d_xs_pyslowfast", "X3D-XS in PySlowFast's layout.", adaptive_x3d, **XS, **PYSLOWFAST
@@ -165,7 +165,7 @@ x3d_l_pyslowfast = register_variant(
     "x3d_l_pyslowfast", "X3D-L in PySlowFast's layout.", adaptive_x3d, **L, **PYSLOWFAST
 )
 x3d_tiny = register_variant(
-    "x3d_tiny", "An X3D at half X3D-XS's width and depth on 4 x 32 px clips, for tests.",
+    "x3d_tiny", "A tiny X3D (PyTorchVideo's layout) on 4 x 32 px clips, for tests.",
     adaptive_x3d, **TINY,
 )
 x3d_tiny_pyslowfast = register_variant(

@@ -84,6 +84,22 @@ def test_load_for_eval_takes_the_named_file_or_the_newest(tmp_path):
     assert load_for_eval(other, str(path), str(tmp_path / "elsewhere")) == path
 
 
+def test_load_for_eval_falls_back_on_the_training_checkpoint(tmp_path):
+    """PySlowFast's order: TEST.CHECKPOINT_FILE_PATH, OUTPUT_DIR's newest, then
+    TRAIN.CHECKPOINT_FILE_PATH (its c2/ test files name the zoo's weights there)."""
+    given = get_model_builder("slow_tiny")(num_classes=3)
+    with torch.no_grad():
+        given.get_classifier().bias.fill_(3.0)
+    zoo = Checkpointer(str(tmp_path / "zoo"), "").save(given, 5)
+    model = get_model_builder("slow_tiny")(num_classes=3)
+    assert load_for_eval(model, "", str(tmp_path / "run"), fallback=str(zoo)) == zoo
+    assert torch.equal(model.get_classifier().bias, given.get_classifier().bias)
+    newest = Checkpointer(str(tmp_path / "run"), "").save(
+        get_model_builder("slow_tiny")(num_classes=3), 1
+    )
+    assert load_for_eval(model, "", str(tmp_path / "run"), fallback=str(zoo)) == newest
+
+
 @pytest.mark.parametrize("fmt, checkpoint_type", [("pyslowfast", "pytorch"), ("caffe2", "caffe2")])
 def test_load_for_eval_takes_a_foreign_checkpoint_of_the_whole_network(
     tmp_path, caplog, fmt, checkpoint_type

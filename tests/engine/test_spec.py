@@ -7,7 +7,7 @@ import torch.nn as nn
 
 from mutualnet3d.config import ConfigError, load_config
 from mutualnet3d.engine import RunSpec, SubnetConfig
-from mutualnet3d.engine.spec import MultiViewSpec
+from mutualnet3d.engine.spec import ModelSpec, MultiViewSpec
 from mutualnet3d.slim import SlimModule
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -75,13 +75,34 @@ def test_the_test_views_scale_with_the_tested_configuration():
 
 
 def test_learning_rates_scale_with_the_shards_as_pyslowfast_scales_them():
-    opts = ["SOLVER.BASE_LR_SCALE_NUM_SHARDS", "True", "NUM_SHARDS", "4", "TRAIN.BATCH_SIZE", "32",
-            "TEST.BATCH_SIZE", "64", "SOLVER.WARMUP_START_LR", "0.002", "SOLVER.COSINE_END_LR", "0.0001"]
+    opts = [
+        "SOLVER.BASE_LR_SCALE_NUM_SHARDS",
+        "True",
+        "NUM_SHARDS",
+        "4",
+        "TRAIN.BATCH_SIZE",
+        "32",
+        "TEST.BATCH_SIZE",
+        "64",
+        "SOLVER.WARMUP_START_LR",
+        "0.002",
+        "SOLVER.COSINE_END_LR",
+        "0.0001",
+    ]
     cfg = load_config(DEMO, opts)
     spec = RunSpec.from_cfg(cfg, world_size=4)
     assert spec.lr_scale == 4 and spec.optimizer.base_lr == pytest.approx(0.04)
     assert spec.schedule.base_lr == pytest.approx(0.04)
-    assert (spec.schedule.warmup_start_lr, spec.schedule.cosine_end_lr) == pytest.approx((0.008, 0.0004))
+    assert (spec.schedule.warmup_start_lr, spec.schedule.cosine_end_lr) == pytest.approx(
+        (0.008, 0.0004)
+    )
     assert cfg.SOLVER.BASE_LR == 0.01  # the config keeps what it says
     unscaled = RunSpec.from_cfg(load_config(DEMO, opts[2:]), world_size=4)
     assert unscaled.lr_scale == 1 and unscaled.schedule.base_lr == pytest.approx(0.01)
+
+
+def test_the_run_says_which_x3d_layout_a_name_builds():
+    assert "its layout: a BN on res2's first shortcut" in ModelSpec("X3D", {}).description
+    for name in ("PTVX3D", "x3d_m", "x3d_tiny"):
+        assert "PyTorchVideo's layout" in ModelSpec(name, {}).description
+    assert "PySlowFast's layout" in ModelSpec("x3d_m_pyslowfast", {}).description
