@@ -65,9 +65,13 @@ FIXED: tuple[Fixed, ...] = (
     Fixed(
         "MODEL.SINGLE_PATHWAY_ARCH",
         (["2d", "c2d", "i3d", "slow", "x3d"],),
-        "MODEL.ARCH is checked against the network itself",
+        "the single-pathway families built here; CSN, R(2+1)D and MViT are not",
     ),
-    Fixed("MODEL.MULTI_PATHWAY_ARCH", (["slowfast"],), "MODEL.ARCH is checked against the network itself"),
+    Fixed(
+        "MODEL.MULTI_PATHWAY_ARCH",
+        (["slowfast"],),
+        "the two-pathway family built here; MODEL.ARCH is checked against the network",
+    ),
     Fixed("DETECTION.SPATIAL_SCALE_FACTOR", (16,), "the RoI head pools stride-16 features"),
     Fixed("DETECTION.ROI_XFORM_RESOLUTION", (7,), "PyTorchVideo's RoI head pools 7 x 7"),
     Fixed("AVA.TRAIN_USE_COLOR_AUGMENTATION", (False,), "colour jitter is not built"),

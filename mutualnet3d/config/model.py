@@ -36,7 +36,9 @@ HEAD_ACTS = {False: "softmax", True: "sigmoid"}
 # Arguments whose key must stay at its default when the network does not read it: the
 # architecture (but MODEL.ARCH and DETECTION.ENABLE: _check_facts) and initialisation.
 _UNREAD_AT_DEFAULT = tuple(
-    sorted(ARCHITECTURE - {"arch", "detection"}) + ["zero_init_final_bn", "fc_init_std"]
+    sorted(ARCHITECTURE - {"arch", "detection"})
+    + ["zero_init_final_bn", "fc_init_std"]
+    + ["alpha", "beta_inv", "fusion_conv_channel_ratio", "fusion_kernel_size"]  # SLOWFAST.*
 )
 
 
@@ -168,11 +170,15 @@ def _check_architecture(cfg: CfgNode, builder: Callable[..., Any]) -> None:
         if key == "DETECTION.ENABLE":
             continue  # _check_facts: the network detects or not
         value, default = lookup(cfg, key), lookup(defaults, key)
-        if not (_same(value, built) or _same(value, default)):
+        # MODEL.ARCH must name the family itself: its default is the two-pathway one.
+        deferring = _same(value, default) and key != "MODEL.ARCH"
+        if not (_same(value, built) or deferring):
+            advice = "set it to that" if key == "MODEL.ARCH" else (
+                f"leave {key} at PySlowFast's default {default!r} or set it to that"
+            )
             raise ConfigError(
                 f"{key} {value!r} does not match MODEL.MODEL_NAME {name!r}, which is "
-                f"built with {argument}={built!r} (leave {key} at PySlowFast's default "
-                f"{default!r} or set it to that)"
+                f"built with {argument}={built!r} ({advice})"
             )
     for argument in _UNREAD_AT_DEFAULT:
         key = CONFIG_KEYS[argument]
@@ -225,6 +231,11 @@ def _check_facts(cfg: CfgNode, facts: ModelFacts) -> None:
         raise ConfigError(
             f"MODEL.ARCH {model.ARCH!r} does not match MODEL.MODEL_NAME "
             f"{model.MODEL_NAME!r}, which takes {takes}"
+        )
+    if not cfg.DETECTION.ENABLE and not cfg.DETECTION.ALIGNED:
+        raise ConfigError(
+            "DETECTION.ALIGNED False is read by detectors only (DETECTION.ENABLE False): "
+            "it must stay at its default True"
         )
     if cfg.DETECTION.ENABLE != facts.detects:
         raise ConfigError(

@@ -124,7 +124,12 @@ REFUSED = [
     (SLOW + ["RESNET.DEPTH", "101"], r"RESNET.DEPTH 101 does not match MODEL.MODEL_NAME "
      r"'slow_tiny', which is built with depth=50 (leave RESNET.DEPTH at PySlowFast's default"),
     (SLOW + ["MODEL.ARCH", "i3d"], r"MODEL.ARCH 'i3d' does not match MODEL.MODEL_NAME "
-     r"'slow_tiny', which is built with arch='slow'"),
+     r"'slow_tiny', which is built with arch='slow' (set it to that)"),
+    # Keys a single-pathway network or a classifier does not read.
+    (SLOW + ["SLOWFAST.ALPHA", "4"], r"SLOWFAST.ALPHA 4 is not read by MODEL.MODEL_NAME "
+     r"'slow_tiny': it must stay at its default 8"),
+    (SLOW + ["SLOWFAST.FUSION_KERNEL_SZ", "7"], r"SLOWFAST.FUSION_KERNEL_SZ 7 is not read by"),
+    (SLOW + ["DETECTION.ALIGNED", "False"], r"DETECTION.ALIGNED False is read by detectors only"),
     (X3D + ["X3D.DEPTH_FACTOR", "2.2"], r"X3D.DEPTH_FACTOR 2.2 does not match MODEL.MODEL_NAME "
      r"'x3d_tiny', which is built with depth_factor=1.0"),
     (X3D + ["RESNET.SPATIAL_DILATIONS", "[[1], [1], [1], [2]]"],

@@ -66,7 +66,7 @@ def test_build_dataset_reads_the_config(kinetics_dir) -> None:
     assert [x.shape for x in train[0]["inputs"]] == [(3, 2, 28, 28), (3, 8, 28, 28)]
     test = build(cfg, "test")
     assert len(test) == 4 * 2 * 3
-    slow = build(small_cfg(kinetics_dir, *SLOW), "val")
+    slow = build(small_cfg(kinetics_dir, *SLOW, "SLOWFAST.ALPHA", "8"), "val")
     assert slow.alpha is None and [x.shape for x in slow[0]["inputs"]] == [(3, 8, 28, 28)]
     # Unknown data sets never reach the data package: refused at load, by key.
     with pytest.raises(ConfigError, match="TRAIN.DATASET"):
