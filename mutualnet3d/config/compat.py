@@ -120,6 +120,9 @@ NODES_NOT_BUILT: dict[str, str] = {
     "CONTRASTIVE": "contrastive learning",
     "DEMO": "the webcam and video demo",
     "TASK": "PySlowFast's task switch (ssl, ...)",
+    "BENCHMARK": "the data-loader benchmark",
+    "VIS_MASK": "mask visualisation",
+    "TENSORBOARD.MODEL_VIS": "model visualisation",
 }
 
 
@@ -156,7 +159,8 @@ def equivalent_settings(cfg: CfgNode) -> list[str]:
 
 def not_built_node(key: str) -> Optional[str]:
     """Why ``key`` is refused when its node is one of :data:`NODES_NOT_BUILT`, else None."""
-    node = key.split(".")[0]
-    if node not in NODES_NOT_BUILT:
+    nodes = [n for n in NODES_NOT_BUILT if key == n or key.startswith(n + ".")]
+    if not nodes:
         return None
+    node = max(nodes, key=len)
     return f"{key}: PySlowFast's {node} node ({NODES_NOT_BUILT[node]}) is not built here"

@@ -27,7 +27,8 @@ def add_data_config(cfg: CfgNode) -> None:
     cfg.DATA.SAMPLING_RATE = 8  # stride between sampled frames, at TARGET_FPS
     cfg.DATA.TARGET_FPS = 30  # videos are resampled to this rate before sampling
     cfg.DATA.TRAIN_JITTER_SCALES = [256, 320]  # short-side range of scale jitter
-    # ImageNet: Inception-style area and aspect ranges; non-empty replaces the above.
+    # ImageNet's Inception-style crop: area and aspect ranges ([]: 0.08-1 and 3/4-4/3);
+    # ImageNet never reads TRAIN_JITTER_SCALES, the videos never read these.
     cfg.DATA.TRAIN_JITTER_SCALES_RELATIVE = []
     cfg.DATA.TRAIN_JITTER_ASPECT_RELATIVE = []
     # Charades: draw 1 / scale uniformly instead of the scale itself.

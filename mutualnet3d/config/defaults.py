@@ -126,6 +126,8 @@ def validate_run(cfg: CfgNode, processes: Optional[int] = None) -> None:
     for key in ("LOG_PERIOD", "TRAIN.CHECKPOINT_PERIOD", "BN.NUM_BATCHES_PRECISE"):
         check_whole(key, lookup(cfg, key), 1)
     check_whole("TRAIN.EVAL_PERIOD (0: never)", cfg.TRAIN.EVAL_PERIOD, 0)
+    for key in ("TRAIN.CHECKPOINT_TYPE", "TEST.CHECKPOINT_TYPE"):  # PySlowFast's two
+        check_choice(key, lookup(cfg, key), ("pytorch", "caffe2"))
     _validate_solver(cfg.SOLVER)
     _validate_norm(cfg.BN)
 

@@ -60,7 +60,8 @@ def run(cfg: CfgNode) -> None:
     checkpoints = Checkpointer(spec.output_dir, spec.config_text)
     if spec.train.enabled:
         _train(spec, model, checkpoints, device)
-    else:
+    # As PySlowFast's test_net after training, TEST.CHECKPOINT_FILE_PATH takes precedence.
+    if not spec.train.enabled or spec.test.checkpoint:
         load_for_eval(
             model,
             spec.test.checkpoint,

@@ -59,6 +59,11 @@ def test_unknown_key_in_yaml_names_key_and_file(tmp_path):
     path = write(tmp_path / "bad_node.yaml", "MULTIGRID:\n  SHORT_CYCLE: True\n")
     with pytest.raises(ConfigError, match=r"bad_node\.yaml.*MULTIGRID"):
         load_config(path)
+    # A node inside a node we have: the innermost not built is named.
+    path = write(tmp_path / "vis.yaml", "TENSORBOARD:\n  MODEL_VIS:\n    ENABLE: True\n")
+    with pytest.raises(ConfigError, match=r"vis\.yaml: TENSORBOARD\.MODEL_VIS: PySlowFast's "
+                       r"TENSORBOARD\.MODEL_VIS node \(model visualisation\) is not built"):
+        load_config(path)
 
 
 def test_unknown_key_in_base_names_the_base_file(tmp_path):

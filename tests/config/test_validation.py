@@ -316,6 +316,10 @@ def test_no_warning_inside_the_trained_sizes_or_for_stages_that_do_not_run():
             r"^MODEL\.LABEL_SMOOTHING \(0\.1\) smooths cross_entropy only",
         ),
         (
+            ["TEST.CHECKPOINT_TYPE", "pth"],
+            r"^TEST\.CHECKPOINT_TYPE must be one of \['pytorch', 'caffe2'\], got 'pth'",
+        ),
+        (
             ["SOLVER.LR_POLICY", "cosine_annealing"],
             r"^SOLVER\.LR_POLICY must be one of \['cosine', 'steps_with_relative_lrs', 'constant'\], got 'cosine_annealing'",
         ),

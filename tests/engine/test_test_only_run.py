@@ -96,3 +96,24 @@ def test_a_test_only_run_from_an_x3d_file_of_the_other_layout_names_the_model_to
         run(cfg)
     # the networks differ by that BN alone
     assert "another shape" not in str(error.value) and "branch1_norm" in str(error.value)
+
+
+@pytest.mark.slow  # a training run, then the test of the file's weights
+def test_after_training_the_test_checkpoint_takes_precedence(kinetics_dir, tmp_path: Path) -> None:
+    """PySlowFast's run_net tests TEST.CHECKPOINT_FILE_PATH after training, not the
+    trained weights; calibration and test here do the same."""
+    _, state = reference("slow_tiny", num_classes=2)
+    path = write_format(tmp_path / "zoo", "pyslowfast", "slow_tiny", state)
+    out = tmp_path / "out"
+    extra = {
+        "SOLVER.MAX_EPOCH": "1",
+        "TEST.CHECKPOINT_FILE_PATH": str(path),
+        "MUTUALNET.BN_CALIB_BATCHES": "1",
+        "MUTUALNET.EVAL_WIDTHS": "[1.0]",
+    }
+    run(load_config(SLOW, tiny_opts(kinetics_dir, out, **extra)))
+    log = (out / "stdout.log").read_text()
+    assert log.index('"_type": "train_iter"') < log.index(f"{path}: loaded")
+    calibrated = load_checkpoint_file(out / "checkpoints" / "checkpoint_calibrated.pyth")
+    key = "blocks.3.res_blocks.0.branch2.conv_a.weight"
+    assert torch.equal(calibrated["model_state"][key], state[key])
