@@ -143,6 +143,23 @@ class AvaFolder:
     label_map: str
     exclusions: str
 
+    def config_paths(self) -> dict[str, str]:
+        """The AVA.* keys that point a run at this folder (train and test on val.csv)."""
+        root = str(self.root)
+        return {
+            "AVA.FRAME_DIR": str(self.frame_dir),
+            "AVA.FRAME_LIST_DIR": root,
+            "AVA.ANNOTATION_DIR": root,
+            "AVA.TRAIN_LISTS": "['val.csv']",
+            "AVA.TEST_LISTS": "['val.csv']",
+            "AVA.TRAIN_GT_BOX_LISTS": "['gt.csv']",
+            "AVA.TRAIN_PREDICT_BOX_LISTS": "['predicted.csv']",
+            "AVA.TEST_PREDICT_BOX_LISTS": "['predicted.csv']",
+            "AVA.GROUNDTRUTH_FILE": "gt.csv",
+            "AVA.LABEL_MAP_FILE": "labels.pbtxt",
+            "AVA.EXCLUSION_FILE": "excluded.csv",
+        }
+
 
 def write_ava_video(frame_dir: Path, name: str, num: int, size: tuple[int, int],
                     green: tuple[float, ...], blue: tuple[float, ...] = ()) -> list[str]:

@@ -93,19 +93,8 @@ def test_charades_finetunes_a_kinetics_checkpoint(config, charades_dir, tmp_path
 
 
 def _ava_opts(folder, out, **extra):
-    root = Path(folder.root)
     opts = {
-        "AVA.FRAME_DIR": str(folder.frame_dir),
-        "AVA.FRAME_LIST_DIR": str(root),
-        "AVA.ANNOTATION_DIR": str(root),
-        "AVA.TRAIN_LISTS": "['val.csv']",
-        "AVA.TEST_LISTS": "['val.csv']",
-        "AVA.TRAIN_GT_BOX_LISTS": "['gt.csv']",
-        "AVA.TRAIN_PREDICT_BOX_LISTS": "['predicted.csv']",
-        "AVA.TEST_PREDICT_BOX_LISTS": "['predicted.csv']",
-        "AVA.GROUNDTRUTH_FILE": "gt.csv",
-        "AVA.LABEL_MAP_FILE": "labels.pbtxt",
-        "AVA.EXCLUSION_FILE": "excluded.csv",
+        **folder.config_paths(),
         "AVA.FULL_TEST_ON_VAL": "True",  # the fixture's seconds are 902 and 903
         "DATA.NUM_FRAMES": "4",
         "DATA.SAMPLING_RATE": "2",

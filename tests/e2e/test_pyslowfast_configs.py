@@ -156,7 +156,7 @@ def _frames(cfg) -> dict[str, str]:
     return {"DATA.NUM_FRAMES": str(frames), "DATA.SAMPLING_RATE": "1"}
 
 
-def _data(dataset: str, request, tmp_path: Path) -> dict[str, str]:
+def _data(dataset: str, request) -> dict[str, str]:
     """The data paths of the data set the file trains on (the tests' tiny folders)."""
     if dataset in ("kinetics", "ptvkinetics", "charades", "ptvcharades"):
         folder = request.getfixturevalue(
@@ -165,20 +165,8 @@ def _data(dataset: str, request, tmp_path: Path) -> dict[str, str]:
         return {"DATA.PATH_TO_DATA_DIR": str(folder.root), "DATA.PATH_PREFIX": str(folder.prefix)}
     if dataset == "imagenet":
         return {"DATA.PATH_TO_DATA_DIR": str(request.getfixturevalue("imagenet_dir"))}
-    ava = request.getfixturevalue("ava")
-    root = str(ava.root)
     return {
-        "AVA.FRAME_DIR": str(ava.frame_dir),
-        "AVA.FRAME_LIST_DIR": root,
-        "AVA.ANNOTATION_DIR": root,
-        "AVA.TRAIN_LISTS": "['val.csv']",
-        "AVA.TEST_LISTS": "['val.csv']",
-        "AVA.TRAIN_GT_BOX_LISTS": "['gt.csv']",
-        "AVA.TRAIN_PREDICT_BOX_LISTS": "['predicted.csv']",
-        "AVA.TEST_PREDICT_BOX_LISTS": "['predicted.csv']",
-        "AVA.GROUNDTRUTH_FILE": "gt.csv",
-        "AVA.LABEL_MAP_FILE": "labels.pbtxt",
-        "AVA.EXCLUSION_FILE": "excluded.csv",
+        **request.getfixturevalue("ava").config_paths(),
         # The tiny videos' key frames are seconds 902 and 903; validation would keep
         # PySlowFast's every 4th second (904, ...) of them, none.
         "AVA.FULL_TEST_ON_VAL": "True",
@@ -196,7 +184,7 @@ def test_every_buildable_file_trains_and_tests_one_iteration(rel, request, tmp_p
         "TRAIN.ENABLE": "True",
         # Charades' files fine-tune the zoo's SLOWFAST_8x8_R50.pkl, a path not here.
         "TRAIN.CHECKPOINT_FILE_PATH": "",
-        **_data(cfg.TRAIN.DATASET, request, tmp_path),
+        **_data(cfg.TRAIN.DATASET, request),
         **SIZES,
         **_frames(cfg),
         "NUM_GPUS": "0",
