@@ -101,6 +101,7 @@ def _other(value):
     return None
 
 
+@pytest.mark.slow  # makes a run of every repository config through tools/run_net.py
 def test_every_key_is_built_listed_or_refused():
     listed = {f.key for f in FIXED} | set(INERT) | {e.key for e in EQUIVALENT}
     built = _built_keys()

@@ -52,10 +52,9 @@ REFUSED = (
     # 'stepwise' files train with SOLVER.STEPS [0, 94, 154, 196] and 6 LRS: they run.
 )
 BUILT = [f for f in FILES if not any(re.search(p, f) for p, _ in REFUSED)]
-# One file per family in the fast suite; the slow suite runs them all.
-ONE_PER_FAMILY = [
-    "Kinetics/SLOWFAST_4x16_R50.yaml",
-    "Kinetics/X3D_M.yaml",
+# A few files in the fast suite (tests/models/test_pyslowfast_shapes.py has a full-size
+# SlowFast and X3D there); the slow suite runs them all.
+A_FEW = [
     "Kinetics/c2/I3D_8x8_R50.yaml",
     "Kinetics/I3D_NLN_8x8_R50.yaml",
     "ImageNet/RES_R50.yaml",
@@ -110,8 +109,8 @@ def _check_load(rel: str) -> None:
     assert "\n" not in message and key in message, message
 
 
-@pytest.mark.parametrize("rel", ONE_PER_FAMILY)
-def test_a_file_of_each_family_builds_pyslowfasts_shapes_or_is_refused(rel):
+@pytest.mark.parametrize("rel", A_FEW)
+def test_a_few_files_build_pyslowfasts_shapes_or_are_refused(rel):
     _check_load(rel)
 
 
