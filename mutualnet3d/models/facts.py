@@ -9,10 +9,12 @@ first; both give the same facts.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Hashable, Mapping, Optional
+from typing import Any, Hashable, Iterator, Mapping, Optional
 
 import torch
+import torch.nn as nn
 
 from ..slim import SubnetConfig
 from .base import SlimNet
@@ -61,6 +63,24 @@ def _freeze(value: Any) -> Hashable:
 
 
 _CACHE: dict[tuple[str, Hashable], ModelFacts] = {}
+# torch.nn.init's in-place initialisers: on the meta device they only cost time (half of a
+# build, through their decompositions), there are no values to fill.
+_INITIALISERS = (
+    "uniform_", "normal_", "trunc_normal_", "constant_", "ones_", "zeros_",
+    "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_", "orthogonal_",
+)
+
+
+@contextmanager
+def _initialisers_skipped() -> Iterator[None]:
+    saved = {name: getattr(nn.init, name) for name in _INITIALISERS}
+    try:
+        for name in _INITIALISERS:
+            setattr(nn.init, name, lambda tensor, *args, **kwargs: tensor)
+        yield
+    finally:
+        for name, fn in saved.items():
+            setattr(nn.init, name, fn)
 
 
 def describe_model(name: str, kwargs: Mapping[str, Any] = {}) -> ModelFacts:
@@ -73,6 +93,6 @@ def describe_model(name: str, kwargs: Mapping[str, Any] = {}) -> ModelFacts:
     key = (canonical_name(name), _freeze(kwargs))
     if key not in _CACHE:
         builder = get_model_builder(name)
-        with torch.device("meta"):
+        with torch.device("meta"), _initialisers_skipped():
             _CACHE[key] = ModelFacts.of(builder(**kwargs))
     return _CACHE[key]

@@ -63,8 +63,6 @@ NETWORKS = [
     "x3d_tiny_pyslowfast",
     "slow_tiny_detection",
 ]
-# PySlowFast's PTV* files hold PyTorchVideo's names: one network per kind is fast enough
-PTV_FAST = {"slow_tiny", "slowfast_tiny", "x3d_tiny", "slow_tiny_detection"}
 # test-only loads run fast: I3D (blocks shifted by its pool), PySlowFast's X3D layout
 # (x3d_tiny is loaded for test in every format below; the others are slow)
 TEST_ONLY_FAST = {"i3d_tiny", "x3d_tiny_pyslowfast"}
@@ -77,12 +75,21 @@ def bn_counters(state: dict[str, torch.Tensor]) -> int:
 # --------------------------------------------------------------------------------------
 # Every format, every family
 # --------------------------------------------------------------------------------------
+# Fine-tuning in the fast suite: one network per name table (pool1-shifted blocks, two
+# pathways, PySlowFast's X3D, a detector); the slow suite loads every network from each.
+FINE_TUNE_FAST = {
+    "pyslowfast": {"i3d_tiny", "slowfast_tiny", "x3d_tiny_pyslowfast", "slow_tiny_detection"},
+    "pyslowfast-ptv": {"slowfast_tiny", "slow_tiny_detection"},
+    "caffe2": {"i3d_tiny", "slowfast_tiny", "x3d_tiny_pyslowfast"},
+}
+
+
 def _cases(formats: list[str]) -> list:
     return [
         pytest.param(
             fmt,
             name,
-            marks=[pytest.mark.slow] if fmt == "pyslowfast-ptv" and name not in PTV_FAST else [],
+            marks=[] if name in FINE_TUNE_FAST[fmt] else [pytest.mark.slow],
         )
         for fmt in formats
         for name in NETWORKS

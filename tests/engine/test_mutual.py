@@ -39,7 +39,9 @@ def _summed_loss_grads(model, inputs, labels, configs, distill):
 
 
 @pytest.mark.parametrize("name", ["slowfast_tiny", "x3d_tiny", "mobilenet_v1_tiny"])
-@pytest.mark.parametrize("distill", [True, False])
+@pytest.mark.parametrize(
+    "distill", [True, pytest.param(False, marks=pytest.mark.slow)]  # labels only: slow suite
+)
 def test_per_subnetwork_backward_equals_summed_loss(name, distill):
     torch.manual_seed(0)
     model = get_model_builder(name)(num_classes=5, width_divisor=2, dropout_rate=0.0, crop_size=32)

@@ -7,6 +7,12 @@ from mutualnet3d.models import ModelFacts, SlimNet, describe_model, get_model_bu
 from mutualnet3d.slim import SubnetConfig, set_width
 
 TINY = [name for name in list_models() if "_tiny" in name]
+# The fast suite checks one of each kind (2D, pool1, two pathways with an RoI head,
+# PySlowFast's X3D layout); the slow suite checks every tiny model.
+FAST_TINY = {"mobilenet_v2_tiny", "i3d_tiny", "slowfast_tiny_detection", "x3d_tiny_pyslowfast"}
+EVERY_TINY = [
+    pytest.param(name, marks=[] if name in FAST_TINY else [pytest.mark.slow]) for name in TINY
+]
 KWARGS = {"num_classes": 7, "width_divisor": 2}
 
 # name -> (full configuration, pathways, detects): what each tiny variant states.
@@ -35,7 +41,7 @@ def test_every_tiny_model_is_checked():
     assert sorted(FACTS) == TINY
 
 
-@pytest.mark.parametrize("name", TINY)
+@pytest.mark.parametrize("name", EVERY_TINY)
 def test_full_configuration_pathways_and_detection(name):
     model = _build(name)
     full, pathways, detects = FACTS[name]
@@ -47,7 +53,7 @@ def test_full_configuration_pathways_and_detection(name):
     assert model.detects is detects
 
 
-@pytest.mark.parametrize("name", TINY)
+@pytest.mark.parametrize("name", EVERY_TINY)
 def test_example_args_run_forward(name):
     model = _build(name).eval()
     x, *head_args = model.example_args(batch_size=3)
@@ -70,7 +76,7 @@ def test_example_args_run_forward(name):
         assert model(*model.example_args(24, temporal, batch_size=2)).shape == (2, 7)
 
 
-@pytest.mark.parametrize("name", TINY)
+@pytest.mark.parametrize("name", EVERY_TINY)
 def test_reset_classifier(name):
     model = _build(name)
     old = model.get_classifier()
@@ -88,7 +94,7 @@ def test_reset_classifier(name):
     assert model(*model.example_args(batch_size=2)).shape == (2, 3)
 
 
-@pytest.mark.parametrize("name", TINY)
+@pytest.mark.parametrize("name", EVERY_TINY)
 def test_describe_model_agrees_with_the_real_model(name):
     kwargs = {**KWARGS, "crop_size": 48}  # a config's argument changes both the same way
     facts = describe_model(name, kwargs)

@@ -63,3 +63,19 @@ def test_facts_are_frozen_and_count_pathways():
     assert facts.num_pathways == 2 and dataclasses.replace(facts, alpha=None).num_pathways == 1
     with pytest.raises(dataclasses.FrozenInstanceError):
         facts.alpha = 8
+
+
+def test_describing_skips_initialisation_and_restores_it():
+    """On the meta device torch.nn.init has nothing to fill; it is skipped there only."""
+    import torch.nn as nn
+
+    from mutualnet3d.models import describe_model
+
+    before = nn.init.kaiming_normal_
+    with pytest.raises(ValueError):
+        describe_model("ResNet", {"arch": "2d", "depth": 34})  # raises inside the build
+    describe_model("ResNet", {"arch": "2d", "num_classes": 11})
+    assert nn.init.kaiming_normal_ is before
+    layer = nn.Linear(4, 3)
+    nn.init.constant_(layer.weight, 2.0)
+    assert layer.weight.eq(2.0).all()

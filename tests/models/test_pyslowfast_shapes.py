@@ -136,12 +136,12 @@ def weight_shapes(name, **kwargs):
 # (a full-size network per rule: pool1, alternate kernels at R101, the Fast pathway and
 # its fusions, PySlowFast's X3D shortcut norm); the slow suite runs every variant.
 FAST_CASES = [
-    ("c2d_r50", {}, resnet(C2D[50], stem=1, pool1=True)),
     ("i3d_r101", {}, resnet(I3D[101], stem=5, pool1=True)),
     ("slowfast_r50_8x8", {}, slowfast(SLOW[50], FAST[50], fusion_kernel=7)),
     ("x3d_m_pyslowfast", {}, x3d(**X3D_M, pyslowfast=True)),
 ]
 SLOW_CASES = [
+    ("c2d_r50", {}, resnet(C2D[50], stem=1, pool1=True)),
     ("c2d_r101", {}, resnet(C2D[101], stem=1, pool1=True)),
     ("ResNet_nopool", dict(arch="c2d"), resnet(C2D[50], stem=1, pool1=False)),
     ("i3d_r50", {}, resnet(I3D[50], stem=5, pool1=True)),
