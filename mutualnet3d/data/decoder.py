@@ -352,6 +352,7 @@ def _decode_range(
             if at < len(seen) and seen[at] == ts:
                 raise _Unreliable(f"two packets at timestamp {ts}")
             seen.insert(at, ts)
+        counts["decoded"] = counts.get("decoded", 0) + 1
         try:
             frames = packet.decode()
         except av.FFmpegError:  # InvalidDataError, EINVAL...: skip the packet
@@ -410,10 +411,10 @@ def decode_clip(
     DATA_LOADER.ENABLE_MULTI_THREAD_DECODE).
 
     Packets that fail to decode or are empty are skipped and added to ``counts``
-    (``"corrupt"``, ``"empty"``); a picked frame that did not decode is replaced by the
-    nearest one that did, earlier first. Raises :class:`DecodeError` naming ``path``
-    for a missing, empty, unreadable, frameless or truncated file, or one whose clip
-    has no decodable frame.
+    (``"corrupt"``, ``"empty"``; ``"decoded"`` counts the packets decoded); a picked
+    frame that did not decode is replaced by the nearest one that did, earlier first.
+    Raises :class:`DecodeError` naming ``path`` for a missing, empty, unreadable,
+    frameless or truncated file, or one whose clip has no decodable frame.
     """
     check_file(path)
     counts = {"corrupt": 0, "empty": 0} if counts is None else counts

@@ -235,3 +235,34 @@ def test_truncated_and_random_files_are_skipped_named_and_counted(tmp_path: Path
     assert train.failures.get(str(tmp_path / "cut.mp4"), 0) >= 1
     assert train.failures.get(str(tmp_path / "noise.mp4"), 0) >= 1
     assert good.exists()
+
+
+def test_a_clip_of_a_long_video_decodes_its_span_not_the_video(tmp_path: Path) -> None:
+    # 40 s, a keyframe every 2 s: a 16-frame clip decodes at most its span plus a GOP.
+    write_video(tmp_path / "long.mp4", 1200, codec="libx264", size=(16, 32), gop=60)
+    for view in (0, 5, 9):
+        counts: dict[str, int] = {}
+        clip = decode_clip(str(tmp_path / "long.mp4"), 8, 2, 30, view, 10, counts=counts)
+        found = [frame_number(f) for f in clip.numpy()]
+        expected = sample_frame_indices(1200, 8, 2, 30, 30, view, 10).tolist()
+        assert found == expected
+        assert counts["decoded"] <= 16 + 60 + 8, counts
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "name, codec",
+    [
+        ("long.mp4", "libx264"),
+        ("long.mkv", "libx264"),
+        ("long.avi", "mpeg4"),
+        ("long.webm", "libvpx"),
+    ],
+)
+def test_long_video_clips_equal_a_whole_file_decode(tmp_path: Path, name: str, codec: str) -> None:
+    # 2 minutes at 30 fps, a keyframe every 2 s, as online video; Slow 8x8 clips.
+    write_video(tmp_path / name, 3600, codec=codec, size=(24, 32), gop=60)
+    check_against_reference(tmp_path, name, num_frames=8, rate=8, views=10)
+    counts: dict[str, int] = {}
+    decode_clip(str(tmp_path / name), 8, 8, 30, 7, 10, counts=counts)
+    assert counts["decoded"] <= 64 + 60 + 8  # the span and at most a GOP before it
