@@ -185,9 +185,11 @@ def probe_video(path: str, container, stream, target_fps: float) -> VideoIndex:
     lists every frame (MP4/MOV, AVI), else by demuxing every packet (no decoding).
 
     Raises :class:`DecodeError` for a file with no stored frame, or a truncated one:
-    its data ends early (index entries past the end of the file, or a last packet cut
-    short) and its frames cover less than :data:`MIN_DECODED_FRACTION` of the stream's
-    duration.
+    its frames cover less than :data:`MIN_DECODED_FRACTION` of the stream's duration
+    (the container's where the stream has none), judged where its data ends early
+    (index entries past the end of the file, a packet cut short) or where no index
+    lists every frame (an index that lists fewer frames than a header declares is a
+    complete file, as AVIs whose camera dropped frames).
     """
     size = os.path.getsize(path)
     tb = stream.time_base
@@ -238,13 +240,16 @@ def probe_video(path: str, container, stream, target_fps: float) -> VideoIndex:
     if count == 0:
         raise DecodeError(path, "no frames")
     fps = _measured_fps(stream, count, first, last) or float(target_fps)
-    if cut and duration and first is not None and last is not None:
-        covered = (last - first) * tb + 1 / fps
-        if covered < MIN_DECODED_FRACTION * duration * tb:
+    # The stream's duration, else the container's (Matroska keeps it there).
+    seconds = float(duration * tb) if duration else (container.duration or 0) / av.time_base
+    # Judged where the data ends early (an index past the end of the file, a packet cut
+    # short) and wherever no index lists the frames.
+    if (cut or not entries) and seconds and first is not None and last is not None:
+        covered = float((last - first) * tb) + 1 / fps
+        if covered < MIN_DECODED_FRACTION * seconds:
             raise DecodeError(
                 path,
-                f"truncated, its frames cover {float(covered):.2f} s of the stream's "
-                f"{float(duration * tb):.2f} s",
+                f"truncated, its frames cover {covered:.2f} s of the stream's {seconds:.2f} s",
             )
     shift = 0
     if entries and keys and stream.start_time is not None:

@@ -222,7 +222,13 @@ def test_truncated_and_random_files_are_skipped_named_and_counted(tmp_path: Path
     cut = write_video(tmp_path / "cut.mp4", 60, codec="mpeg4", options={"movflags": "faststart"})
     cut.write_bytes(cut.read_bytes()[: int(cut.stat().st_size * 0.3)])
     (tmp_path / "noise.mp4").write_bytes(np.random.default_rng(0).bytes(20_000))
-    for name, reason in (("cut.mp4", "truncated"), ("noise.mp4", "Invalid data")):
+    cut_mkv = write_video(tmp_path / "cut.mkv", 90, codec="libx264")
+    cut_mkv.write_bytes(cut_mkv.read_bytes()[: int(cut_mkv.stat().st_size * 0.3)])
+    for name, reason in (
+        ("cut.mp4", "truncated"),
+        ("noise.mp4", "Invalid data"),
+        ("cut.mkv", "truncated"),
+    ):
         with pytest.raises(DecodeError, match=reason) as info:
             decode_clip(str(tmp_path / name), 4, 4, 30)
         assert str(tmp_path / name) in str(info.value)
