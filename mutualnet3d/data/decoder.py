@@ -350,7 +350,7 @@ def _decode_range(
                     )
                 before = info.keys[landed]
             key_ts = ts
-            if before + 0 > wanted[0]:
+            if before > wanted[0]:
                 raise _Unreliable("keyframe after the clip's first frame")
         if key > 0:
             at = bisect.bisect_left(seen, ts)
