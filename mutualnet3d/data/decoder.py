@@ -14,7 +14,7 @@ import bisect
 import logging
 import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Optional
 
 import av
@@ -180,6 +180,70 @@ def _measured_fps(stream, frames: int, first: Optional[int], last: Optional[int]
     return guessed or header
 
 
+@dataclass
+class _Scan:
+    """What a pass over the index or the packets found (see :class:`VideoIndex`)."""
+
+    keys: list = field(default_factory=list)
+    key_ts: list = field(default_factory=list)
+    key_pos: list = field(default_factory=list)
+    count: int = 0
+    first: Optional[int] = None
+    last: Optional[int] = None
+    cut: bool = False  # the data ends before the stream does
+
+    def add(self, ts: Optional[int], keyframe: bool, pos: Optional[int]) -> None:
+        if keyframe:
+            self.keys.append(self.count)
+            self.key_ts.append(ts)
+            self.key_pos.append(pos)
+        if ts is not None:
+            self.first = ts if self.first is None else min(self.first, ts)
+            self.last = ts if self.last is None else max(self.last, ts)
+        self.count += 1
+
+
+def _scan_index(entries, size: int) -> _Scan:
+    """The index's stored frames (decode timestamps), up to the first past ``size``."""
+    scan = _Scan()
+    for e in entries:
+        if e.size <= 0 or e.is_discard:
+            continue
+        if e.pos + e.size > size:
+            scan.cut = True
+            break
+        scan.add(e.timestamp, e.is_keyframe, e.pos)
+    return scan
+
+
+def _scan_packets(path: str, container, stream) -> _Scan:
+    """Every non-empty packet of ``stream`` (presentation timestamps), demuxed."""
+    scan = _Scan()
+    try:
+        for packet in container.demux(stream):
+            if packet.size <= 0 or packet.is_discard:
+                continue
+            scan.cut |= packet.is_corrupt  # read short: the file ends inside it
+            ts = packet.pts if packet.pts is not None else packet.dts
+            scan.add(ts, packet.is_keyframe, packet.pos)
+    except (av.FFmpegError, OSError) as error:
+        # Data that stops demuxing: keep what came before, judged as truncated or not.
+        scan.cut = True
+        logger.debug("%s: demuxing stopped (%s)", path, error)
+    return scan
+
+
+def _unseekable(scan: _Scan) -> str:
+    """Why seeking by ``scan``'s keyframes cannot be trusted ("" when it can)."""
+    if not scan.keys or scan.keys[0] != 0:
+        return "no keyframe at the start"
+    if any(t is None for t in scan.key_ts):
+        return "keyframes without timestamps"
+    if any(b <= a for a, b in zip(scan.key_ts, scan.key_ts[1:])):
+        return "keyframe timestamps not increasing"
+    return ""
+
+
 def probe_video(path: str, container, stream, target_fps: float) -> VideoIndex:
     """The :class:`VideoIndex` of ``stream``: read from the container's index where it
     lists every frame (MP4/MOV, AVI), else by demuxing every packet (no decoding).
@@ -191,82 +255,36 @@ def probe_video(path: str, container, stream, target_fps: float) -> VideoIndex:
     lists every frame (an index that lists fewer frames than a header declares is a
     complete file, as AVIs whose camera dropped frames).
     """
-    size = os.path.getsize(path)
     tb = stream.time_base
-    duration = stream.duration
     fmt = container.format.name.split(",")
     entries = list(stream.index_entries) if any(f in _FULL_INDEX_FORMATS for f in fmt) else []
-    keys: list[int] = []
-    key_ts: list[int] = []
-    key_pos: list[int] = []
-    cut = False
-    first = last = None
-    count = 0
     if entries:
-        for e in entries:
-            if e.size <= 0 or e.is_discard:
-                continue
-            if e.pos + e.size > size:
-                cut = True
-                break
-            if e.is_keyframe:
-                keys.append(count)
-                key_ts.append(e.timestamp)
-                key_pos.append(e.pos)
-            first = e.timestamp if first is None else first
-            last = e.timestamp
-            count += 1
-        # entries' timestamps are decode timestamps; the span is the same length.
+        scan = _scan_index(entries, os.path.getsize(path))
     else:
-        try:
-            for packet in container.demux(stream):
-                if packet.size <= 0 or packet.is_discard:
-                    continue
-                if packet.is_corrupt:
-                    cut = True
-                ts = packet.pts if packet.pts is not None else packet.dts
-                if packet.is_keyframe:
-                    keys.append(count)
-                    key_ts.append(ts)
-                    key_pos.append(packet.pos)
-                if ts is not None:
-                    first = ts if first is None else min(first, ts)
-                    last = ts if last is None else max(last, ts)
-                count += 1
-        except (av.FFmpegError, OSError) as error:
-            # Data that stops demuxing: keep what came before, judge it below.
-            cut = True
-            logger.debug("%s: demuxing stopped (%s)", path, error)
-    if count == 0:
+        scan = _scan_packets(path, container, stream)
+    if scan.count == 0:
         raise DecodeError(path, "no frames")
-    fps = _measured_fps(stream, count, first, last) or float(target_fps)
+    fps = _measured_fps(stream, scan.count, scan.first, scan.last) or float(target_fps)
     # The stream's duration, else the container's (Matroska keeps it there).
+    duration = stream.duration
     seconds = float(duration * tb) if duration else (container.duration or 0) / av.time_base
-    # Judged where the data ends early (an index past the end of the file, a packet cut
-    # short) and wherever no index lists the frames.
-    if (cut or not entries) and seconds and first is not None and last is not None:
-        covered = float((last - first) * tb) + 1 / fps
+    if (scan.cut or not entries) and seconds and scan.first is not None:
+        covered = float((scan.last - scan.first) * tb) + 1 / fps
         if covered < MIN_DECODED_FRACTION * seconds:
             raise DecodeError(
                 path,
                 f"truncated, its frames cover {covered:.2f} s of the stream's {seconds:.2f} s",
             )
     shift = 0
-    if entries and keys and stream.start_time is not None:
-        shift = max(stream.start_time - key_ts[0], 0)  # the decoder's reordering delay
-    why = ""
-    if not keys or keys[0] != 0:
-        why = "no keyframe at the start"
-    elif any(t is None for t in key_ts):
-        why = "keyframes without timestamps"
-    elif any(b <= a for a, b in zip(key_ts, key_ts[1:])):
-        why = "keyframe timestamps not increasing"
+    if entries and scan.keys and stream.start_time is not None:
+        shift = max(stream.start_time - scan.key_ts[0], 0)  # the decoder's reordering delay
+    why = _unseekable(scan)
     return VideoIndex(
-        count,
+        scan.count,
         fps,
-        tuple(keys),
-        tuple(key_ts),
-        tuple(key_pos),
+        tuple(scan.keys),
+        tuple(scan.key_ts),
+        tuple(scan.key_pos),
         not why,
         why,
         bool(entries),
@@ -274,60 +292,90 @@ def probe_video(path: str, container, stream, target_fps: float) -> VideoIndex:
     )
 
 
-def _decode_range(
-    path: str,
-    container,
-    stream,
-    info: VideoIndex,
-    key: int,
-    wanted: list[int],
-    counts: dict[str, int],
-) -> dict[int, np.ndarray]:
-    """Decode from keyframe number ``key`` (0: the start, without seeking) until the
-    frames ``wanted`` (sorted positions in presentation order) are passed; returns
-    ``{position: RGB frame}`` of those that decoded.
+class _Placer:
+    """Where each decoded frame lies among the stored frames, keeping those wanted.
 
-    From the start, a frame's position is the frames output before it; after a seek, the
-    stored frames before the keyframe plus the packets since it with an earlier
-    timestamp. Raises :class:`_Unreliable` when a seek lands
-    elsewhere or a frame cannot be placed.
+    From the start (``key`` 0) a frame's position is the frames output before it; after
+    a seek, the stored frames before the keyframe landed on plus the packets since it
+    with an earlier timestamp (the decoder outputs a frame once every earlier one came).
     """
-    before = info.keys[key]
-    if key > 0:
-        target = info.key_ts[key] + info.seek_shift
-        container.seek(target, stream=stream, backward=True, any_frame=False)
-    seen: list[int] = []  # timestamps of the packets since the keyframe, sorted
-    key_ts: Optional[int] = None
-    picked: dict[int, np.ndarray] = {}
-    target = set(wanted)
-    last = wanted[-1]
-    first_packet = True
 
-    output = 0  # frames output so far (from the start, a frame's position)
+    def __init__(self, info: VideoIndex, key: int, wanted: list[int]) -> None:
+        self.info, self.key, self.wanted = info, key, wanted
+        self.target, self.last = set(wanted), wanted[-1]
+        self.before = info.keys[key]
+        self.key_ts: Optional[int] = None  # the first packet's timestamp (a seek's keyframe)
+        self.seen: list[int] = []  # timestamps of the packets since, sorted
+        self.output = 0
+        self.picked: dict[int, np.ndarray] = {}
 
-    def place(frames) -> bool:
-        nonlocal output
+    def packet(self, packet, ts: Optional[int]) -> None:
+        """Note a packet about to be decoded; checks where a seek landed."""
+        if self.key == 0:
+            return
+        if ts is None:
+            raise _Unreliable("packets without timestamps")
+        if self.key_ts is None:
+            stamp = packet.dts if self.info.by_dts else ts
+            # Any keyframe at or before the one sought will do (decoding a little more).
+            key_ts = self.info.key_ts
+            landed = key_ts.index(stamp) if stamp in key_ts else -1
+            if not packet.is_keyframe or not 0 <= landed <= self.key:
+                raise _Unreliable(
+                    f"seek to keyframe {self.key} (timestamp {key_ts[self.key]}) landed at {stamp}"
+                )
+            self.before = self.info.keys[landed]
+            self.key_ts = ts
+            if self.before > self.wanted[0]:
+                raise _Unreliable("keyframe after the clip's first frame")
+        at = bisect.bisect_left(self.seen, ts)
+        if at < len(self.seen) and self.seen[at] == ts:
+            raise _Unreliable(f"two packets at timestamp {ts}")
+        self.seen.insert(at, ts)
+
+    def frames(self, frames) -> bool:
+        """Keep the wanted ones of ``frames``; True once past the last wanted."""
         for frame in frames:
-            if key == 0:
-                position = output
+            if self.key == 0:
+                position = self.output
             elif frame.pts is None:
                 raise _Unreliable("frames without timestamps")
-            elif frame.pts < key_ts:
+            elif frame.pts < self.key_ts:
                 continue  # before the keyframe (open GOP): decoded from missing frames
             else:
-                position = before + bisect.bisect_left(seen, frame.pts)
-            output += 1
-            if position in target and position not in picked:
-                picked[position] = frame.to_ndarray(format="rgb24")
-            if position >= last:
+                position = self.before + bisect.bisect_left(self.seen, frame.pts)
+            self.output += 1
+            if position in self.target and position not in self.picked:
+                self.picked[position] = frame.to_ndarray(format="rgb24")
+            if position >= self.last:
                 return True
         return False
 
+    def check_lead(self) -> None:
+        """Refuse a clip that starts among an open GOP's leading frames."""
+        if self.key > 0 and self.key_ts is not None:
+            lead = bisect.bisect_left(self.seen, self.key_ts)
+            if lead and self.before + lead > self.wanted[0]:
+                raise _Unreliable("open GOP: the clip starts among frames the keyframe follows")
+
+
+def _decode_range(
+    container, stream, info: VideoIndex, key: int, wanted: list[int], counts: dict[str, int]
+) -> dict[int, np.ndarray]:
+    """Decode from keyframe number ``key`` (0: the start, without seeking) until the
+    frames ``wanted`` (sorted positions in presentation order, see :class:`_Placer`)
+    are passed; returns ``{position: RGB frame}`` of those that decoded. Raises
+    :class:`_Unreliable` when a seek lands elsewhere or a frame cannot be placed.
+    """
+    if key > 0:
+        target = info.key_ts[key] + info.seek_shift
+        container.seek(target, stream=stream, backward=True, any_frame=False)
+    placer = _Placer(info, key, wanted)
     for packet in container.demux(stream):
         if packet.size <= 0:
             if packet.pts is None and packet.dts is None:  # end of stream: flush
                 try:
-                    place(stream.decode(None))
+                    placer.frames(stream.decode(None))
                 except av.FFmpegError:
                     counts["corrupt"] += 1
                 break
@@ -335,41 +383,17 @@ def _decode_range(
             continue
         if packet.is_discard:
             continue
-        ts = packet.pts if packet.pts is not None else packet.dts
-        if ts is None and key > 0:
-            raise _Unreliable("packets without timestamps")
-        if first_packet and key > 0:
-            first_packet = False
-            stamp = packet.dts if info.by_dts else ts
-            if key > 0:
-                # Any keyframe at or before the one sought will do (decoding a little more).
-                landed = info.key_ts.index(stamp) if stamp in info.key_ts else -1
-                if not packet.is_keyframe or not 0 <= landed <= key:
-                    raise _Unreliable(
-                        f"seek to keyframe {key} (timestamp {info.key_ts[key]}) landed at {stamp}"
-                    )
-                before = info.keys[landed]
-            key_ts = ts
-            if before > wanted[0]:
-                raise _Unreliable("keyframe after the clip's first frame")
-        if key > 0:
-            at = bisect.bisect_left(seen, ts)
-            if at < len(seen) and seen[at] == ts:
-                raise _Unreliable(f"two packets at timestamp {ts}")
-            seen.insert(at, ts)
+        placer.packet(packet, packet.pts if packet.pts is not None else packet.dts)
         counts["decoded"] = counts.get("decoded", 0) + 1
         try:
             frames = packet.decode()
         except av.FFmpegError:  # InvalidDataError, EINVAL...: skip the packet
             counts["corrupt"] += 1
             continue
-        if place(frames):
+        if placer.frames(frames):
             break
-    if key > 0 and key_ts is not None:
-        lead = bisect.bisect_left(seen, key_ts)
-        if lead and before + lead > wanted[0]:
-            raise _Unreliable("open GOP: the clip starts among frames the keyframe follows")
-    return picked
+    placer.check_lead()
+    return placer.picked
 
 
 def _from_start(
@@ -380,7 +404,7 @@ def _from_start(
         stream = container.streams.video[0]
         if threads:
             stream.thread_type = "AUTO"
-        return _decode_range(path, container, stream, info, 0, wanted, counts)
+        return _decode_range(container, stream, info, 0, wanted, counts)
 
 
 # Files whose seeking was found unreliable, said once each (at debug level).
@@ -391,6 +415,56 @@ def _say_once(path: str, why: str) -> None:
     if path not in _UNSEEKABLE:
         _UNSEEKABLE.add(path)
         logger.debug("%s: decoding from the start (%s)", path, why)
+
+
+def _pick(
+    path: str,
+    container,
+    stream,
+    info: VideoIndex,
+    wanted: list[int],
+    counts: dict[str, int],
+    threads: bool,
+) -> dict[int, np.ndarray]:
+    """The ``wanted`` frames: from the keyframe before the first, one keyframe earlier
+    for an open GOP, else (unreliable seeking, frames missing) from the start."""
+    key = 0
+    if info.seekable:
+        key = max(bisect.bisect_right(info.keys, wanted[0]) - 1, 0)
+    elif info.why:
+        _say_once(path, info.why)
+    base = dict(counts)
+    while key > 0:
+        try:
+            picked = _decode_range(container, stream, info, key, wanted, counts)
+        except _Unreliable as why:
+            counts.update(base)
+            if "open GOP" in str(why):
+                key -= 1  # one keyframe earlier
+                continue
+            _say_once(path, str(why))
+            break
+        if len(picked) == len(wanted):
+            return picked
+        _say_once(path, "frames of the clip missing after seeking")
+        break
+    counts.update(base)  # the packets are counted again from the start
+    return _from_start(path, threads, info, wanted, counts)
+
+
+def _assemble(path: str, picked: dict[int, np.ndarray], index: list[int]) -> torch.Tensor:
+    """The clip of frames ``index``; one that did not decode is the nearest that did,
+    earlier first."""
+    if not picked:
+        raise DecodeError(path, f"none of the clip's frames {index[0]}-{index[-1]} decoded")
+    have = sorted(picked)
+    clip = []
+    for i in index:
+        if i not in picked:
+            j = bisect.bisect_right(have, i)
+            i = have[j - 1] if j else have[0]
+        clip.append(picked[i])
+    return torch.from_numpy(np.stack(clip))
 
 
 def decode_clip(
@@ -422,7 +496,7 @@ def decode_clip(
     frameless or truncated file, or one whose clip has no decodable frame.
     """
     check_file(path)
-    counts = {"corrupt": 0, "empty": 0} if counts is None else counts
+    counts = {} if counts is None else counts
     counts.setdefault("corrupt", 0)
     counts.setdefault("empty", 0)
     try:
@@ -443,30 +517,9 @@ def decode_clip(
                 num_clips,
                 generator,
                 use_offset,
-            )
-            wanted = sorted(set(index.tolist()))
-            key = 0
-            if info.seekable:
-                key = max(bisect.bisect_right(info.keys, wanted[0]) - 1, 0)
-            elif info.why:
-                _say_once(path, info.why)
-            picked = None
-            base = dict(counts)
-            while key > 0:
-                try:
-                    picked = _decode_range(path, container, stream, info, key, wanted, counts)
-                    break
-                except _Unreliable as why:
-                    if "open GOP" in str(why):
-                        key -= 1  # one keyframe earlier
-                        continue
-                    _say_once(path, str(why))
-                    key = 0
-            if picked is None or len(picked) < len(wanted):
-                if picked is not None:
-                    _say_once(path, "frames of the clip missing after seeking")
-                counts.update(base)  # the packets are counted again from the start
-                picked = _from_start(path, threads, info, wanted, counts)
+            ).tolist()
+            wanted = sorted(set(index))
+            picked = _pick(path, container, stream, info, wanted, counts, threads)
     except DecodeError:
         raise
     except _Unreliable as why:
@@ -474,15 +527,6 @@ def decode_clip(
     except (av.FFmpegError, OSError, ValueError) as error:
         # PyAV reports corrupt data as FFmpegError (InvalidDataError is also a ValueError).
         raise DecodeError(path, f"{type(error).__name__}: {error}") from error
-    if not picked:
-        raise DecodeError(path, f"none of the clip's frames {wanted[0]}-{wanted[-1]} decoded")
     if counts["corrupt"]:
         logger.warning("%s: skipped %d packets that did not decode", path, counts["corrupt"])
-    have = sorted(picked)
-    clip = []
-    for i in index.tolist():
-        if i not in picked:  # nearest decoded frame, earlier first
-            j = bisect.bisect_right(have, i)
-            i = have[j - 1] if j else have[0]
-        clip.append(picked[i])
-    return torch.from_numpy(np.stack(clip))
+    return _assemble(path, picked, index)
