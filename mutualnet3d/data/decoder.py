@@ -1,13 +1,20 @@
 """Video decoding with PyAV and PySlowFast's choice of frame indices.
 
-Kinetics clips are about 10 s long, so a sample decodes its whole video once and keeps
-only the frames it needs (decoded frames stay in YUV until picked, which is cheap).
+A clip's frames are PySlowFast's indices over the frames the file stores (the frames a
+whole-file decode yields), but only the part of the video the clip spans is decoded:
+the decoder seeks to the keyframe before the clip's first frame and stops after its
+last (:func:`decode_clip`). Frame count, frame rate and truncation come from what the
+file holds (its packets, or its index where the container keeps one of every frame),
+not from a header's declared count; packets that do not decode are skipped and counted.
 """
 
 from __future__ import annotations
 
+import bisect
+import logging
 import math
 import os
+from dataclasses import dataclass, field
 from typing import Optional
 
 import av
@@ -22,13 +29,21 @@ __all__ = [
     "clip_start",
     "sample_frame_indices",
     "decode_clip",
+    "probe_video",
+    "VideoIndex",
 ]
+
+logger = logging.getLogger(__name__)
 
 
 # A file cut short after its index (mp4 with the moov atom first) decodes its first frames
-# without an error. Fewer than this fraction of the declared frames counts as truncated;
-# the slack keeps trimmed clips whose edit list hides the frames before a cut.
+# without an error. A file whose data ends early (its last packet cut, or its index
+# pointing past the end) and whose frames cover less than this fraction of the stream's
+# duration counts as truncated; a frame count the header declares is not used.
 MIN_DECODED_FRACTION = 0.5
+
+# Containers whose index (FFmpeg's index entries) lists every frame, in decode order.
+_FULL_INDEX_FORMATS = ("mov", "mp4", "avi")
 
 
 class DecodeError(RuntimeError):
@@ -124,6 +139,334 @@ def sample_frame_indices(
     return index.clamp(0, total - 1).long()
 
 
+@dataclass(frozen=True)
+class VideoIndex:
+    """What a file stores of its first video stream, in decode order.
+
+    ``keys`` are the positions (among the stored frames, decode order) of the keyframes
+    with their seek timestamps ``key_ts`` and byte offsets ``key_pos`` (None: unknown);
+    ``frames`` is the number of stored frames (non-empty packets), ``fps`` their rate.
+    ``seekable`` is False, with ``why`` saying so, where seeking cannot be trusted.
+    """
+
+    frames: int
+    fps: float
+    keys: tuple[int, ...]
+    key_ts: tuple[int, ...]
+    key_pos: tuple[int, ...]
+    seekable: bool
+    why: str = ""
+    #: ``key_ts`` are decode timestamps (from the index), else presentation ones
+    by_dts: bool = False
+    #: added to ``key_ts`` to seek (demuxers seek by presentation time)
+    seek_shift: int = 0
+
+
+class _Unreliable(Exception):
+    """Seeking gave frames that cannot be placed; decode from the start instead."""
+
+
+def _measured_fps(stream, frames: int, first: Optional[int], last: Optional[int]) -> float:
+    """The header's rate (``average_rate``), or the rate of the timestamps where the
+    header is silent or off by more than 10 %; without timestamps (raw streams, whose
+    ``average_rate`` is FFmpeg's default) the codec's own (``guessed_rate``). 0: unknown."""
+    header = float(stream.average_rate) if stream.average_rate else 0.0
+    if frames >= 2 and first is not None and last is not None and last > first:
+        measured = (frames - 1) / float((last - first) * stream.time_base)
+        if not header or abs(header / measured - 1) > 0.1:
+            return measured
+        return header
+    guessed = float(stream.guessed_rate) if stream.guessed_rate else 0.0
+    return guessed or header
+
+
+@dataclass
+class _Scan:
+    """What a pass over the index or the packets found (see :class:`VideoIndex`)."""
+
+    keys: list = field(default_factory=list)
+    key_ts: list = field(default_factory=list)
+    key_pos: list = field(default_factory=list)
+    count: int = 0
+    first: Optional[int] = None
+    last: Optional[int] = None
+    cut: bool = False  # the data ends before the stream does
+
+    def add(self, ts: Optional[int], keyframe: bool, pos: Optional[int]) -> None:
+        if keyframe:
+            self.keys.append(self.count)
+            self.key_ts.append(ts)
+            self.key_pos.append(pos)
+        if ts is not None:
+            self.first = ts if self.first is None else min(self.first, ts)
+            self.last = ts if self.last is None else max(self.last, ts)
+        self.count += 1
+
+
+def _scan_index(entries, size: int) -> _Scan:
+    """The index's stored frames (decode timestamps), up to the first past ``size``."""
+    scan = _Scan()
+    for e in entries:
+        if e.size <= 0 or e.is_discard:
+            continue
+        if e.pos + e.size > size:
+            scan.cut = True
+            break
+        scan.add(e.timestamp, e.is_keyframe, e.pos)
+    return scan
+
+
+def _scan_packets(path: str, container, stream) -> _Scan:
+    """Every non-empty packet of ``stream`` (presentation timestamps), demuxed."""
+    scan = _Scan()
+    try:
+        for packet in container.demux(stream):
+            if packet.size <= 0 or packet.is_discard:
+                continue
+            scan.cut |= packet.is_corrupt  # read short: the file ends inside it
+            ts = packet.pts if packet.pts is not None else packet.dts
+            scan.add(ts, packet.is_keyframe, packet.pos)
+    except (av.FFmpegError, OSError) as error:
+        # Data that stops demuxing: keep what came before, judged as truncated or not.
+        scan.cut = True
+        logger.debug("%s: demuxing stopped (%s)", path, error)
+    return scan
+
+
+def _unseekable(scan: _Scan) -> str:
+    """Why seeking by ``scan``'s keyframes cannot be trusted ("" when it can)."""
+    if not scan.keys or scan.keys[0] != 0:
+        return "no keyframe at the start"
+    if any(t is None for t in scan.key_ts):
+        return "keyframes without timestamps"
+    if any(b <= a for a, b in zip(scan.key_ts, scan.key_ts[1:])):
+        return "keyframe timestamps not increasing"
+    return ""
+
+
+def probe_video(path: str, container, stream, target_fps: float) -> VideoIndex:
+    """The :class:`VideoIndex` of ``stream``: read from the container's index where it
+    lists every frame (MP4/MOV, AVI), else by demuxing every packet (no decoding).
+
+    Raises :class:`DecodeError` for a file with no stored frame, or a truncated one:
+    its frames cover less than :data:`MIN_DECODED_FRACTION` of the stream's duration
+    (the container's where the stream has none), judged where its data ends early
+    (index entries past the end of the file, a packet cut short) or where no index
+    lists every frame (an index that lists fewer frames than a header declares is a
+    complete file, as AVIs whose camera dropped frames).
+    """
+    tb = stream.time_base
+    fmt = container.format.name.split(",")
+    entries = list(stream.index_entries) if any(f in _FULL_INDEX_FORMATS for f in fmt) else []
+    if entries:
+        scan = _scan_index(entries, os.path.getsize(path))
+    else:
+        scan = _scan_packets(path, container, stream)
+    if scan.count == 0:
+        raise DecodeError(path, "no frames")
+    fps = _measured_fps(stream, scan.count, scan.first, scan.last) or float(target_fps)
+    # The stream's duration, else the container's (Matroska keeps it there).
+    duration = stream.duration
+    seconds = float(duration * tb) if duration else (container.duration or 0) / av.time_base
+    if (scan.cut or not entries) and seconds and scan.first is not None:
+        covered = float((scan.last - scan.first) * tb) + 1 / fps
+        if covered < MIN_DECODED_FRACTION * seconds:
+            raise DecodeError(
+                path,
+                f"truncated, its frames cover {covered:.2f} s of the stream's {seconds:.2f} s",
+            )
+    shift = 0
+    if entries and scan.keys and stream.start_time is not None:
+        shift = max(stream.start_time - scan.key_ts[0], 0)  # the decoder's reordering delay
+    why = _unseekable(scan)
+    return VideoIndex(
+        scan.count,
+        fps,
+        tuple(scan.keys),
+        tuple(scan.key_ts),
+        tuple(scan.key_pos),
+        not why,
+        why,
+        bool(entries),
+        shift,
+    )
+
+
+class _Placer:
+    """Where each decoded frame lies among the stored frames, keeping those wanted.
+
+    From the start (``key`` 0) a frame's position is the frames output before it; after
+    a seek, the stored frames before the keyframe landed on plus the packets since it
+    with an earlier timestamp (the decoder outputs a frame once every earlier one came).
+    """
+
+    def __init__(self, info: VideoIndex, key: int, wanted: list[int]) -> None:
+        self.info, self.key, self.wanted = info, key, wanted
+        self.target, self.last = set(wanted), wanted[-1]
+        self.before = info.keys[key]
+        self.key_ts: Optional[int] = None  # the first packet's timestamp (a seek's keyframe)
+        self.seen: list[int] = []  # timestamps of the packets since, sorted
+        self.output = 0
+        self.picked: dict[int, np.ndarray] = {}
+
+    def packet(self, packet, ts: Optional[int]) -> None:
+        """Note a packet about to be decoded; checks where a seek landed."""
+        if self.key == 0:
+            return
+        if ts is None:
+            raise _Unreliable("packets without timestamps")
+        if self.key_ts is None:
+            stamp = packet.dts if self.info.by_dts else ts
+            # Any keyframe at or before the one sought will do (decoding a little more).
+            key_ts = self.info.key_ts
+            landed = key_ts.index(stamp) if stamp in key_ts else -1
+            if not packet.is_keyframe or not 0 <= landed <= self.key:
+                raise _Unreliable(
+                    f"seek to keyframe {self.key} (timestamp {key_ts[self.key]}) landed at {stamp}"
+                )
+            self.before = self.info.keys[landed]
+            self.key_ts = ts
+            if self.before > self.wanted[0]:
+                raise _Unreliable("keyframe after the clip's first frame")
+        at = bisect.bisect_left(self.seen, ts)
+        if at < len(self.seen) and self.seen[at] == ts:
+            raise _Unreliable(f"two packets at timestamp {ts}")
+        self.seen.insert(at, ts)
+
+    def frames(self, frames) -> bool:
+        """Keep the wanted ones of ``frames``; True once past the last wanted."""
+        for frame in frames:
+            if self.key == 0:
+                position = self.output
+            elif frame.pts is None:
+                raise _Unreliable("frames without timestamps")
+            elif frame.pts < self.key_ts:
+                continue  # before the keyframe (open GOP): decoded from missing frames
+            else:
+                position = self.before + bisect.bisect_left(self.seen, frame.pts)
+            self.output += 1
+            if position in self.target and position not in self.picked:
+                self.picked[position] = frame.to_ndarray(format="rgb24")
+            if position >= self.last:
+                return True
+        return False
+
+    def check_lead(self) -> None:
+        """Refuse a clip that starts among an open GOP's leading frames."""
+        if self.key > 0 and self.key_ts is not None:
+            lead = bisect.bisect_left(self.seen, self.key_ts)
+            if lead and self.before + lead > self.wanted[0]:
+                raise _Unreliable("open GOP: the clip starts among frames the keyframe follows")
+
+
+def _decode_range(
+    container, stream, info: VideoIndex, key: int, wanted: list[int], counts: dict[str, int]
+) -> dict[int, np.ndarray]:
+    """Decode from keyframe number ``key`` (0: the start, without seeking) until the
+    frames ``wanted`` (sorted positions in presentation order, see :class:`_Placer`)
+    are passed; returns ``{position: RGB frame}`` of those that decoded. Raises
+    :class:`_Unreliable` when a seek lands elsewhere or a frame cannot be placed.
+    """
+    if key > 0:
+        target = info.key_ts[key] + info.seek_shift
+        container.seek(target, stream=stream, backward=True, any_frame=False)
+    placer = _Placer(info, key, wanted)
+    for packet in container.demux(stream):
+        if packet.size <= 0:
+            if packet.pts is None and packet.dts is None:  # end of stream: flush
+                try:
+                    placer.frames(stream.decode(None))
+                except av.FFmpegError:
+                    counts["corrupt"] += 1
+                break
+            counts["empty"] += 1
+            continue
+        if packet.is_discard:
+            continue
+        placer.packet(packet, packet.pts if packet.pts is not None else packet.dts)
+        counts["decoded"] = counts.get("decoded", 0) + 1
+        try:
+            frames = packet.decode()
+        except av.FFmpegError:  # InvalidDataError, EINVAL...: skip the packet
+            counts["corrupt"] += 1
+            continue
+        if placer.frames(frames):
+            break
+    placer.check_lead()
+    return placer.picked
+
+
+def _from_start(
+    path: str, threads: bool, info: VideoIndex, wanted: list[int], counts: dict[str, int]
+) -> dict[int, np.ndarray]:
+    """:func:`_decode_range` from the start of a freshly opened ``path``."""
+    with av.open(path) as container:
+        stream = container.streams.video[0]
+        if threads:
+            stream.thread_type = "AUTO"
+        return _decode_range(container, stream, info, 0, wanted, counts)
+
+
+# Files whose seeking was found unreliable, said once each (at debug level).
+_UNSEEKABLE: set[str] = set()
+
+
+def _say_once(path: str, why: str) -> None:
+    if path not in _UNSEEKABLE:
+        _UNSEEKABLE.add(path)
+        logger.debug("%s: decoding from the start (%s)", path, why)
+
+
+def _pick(
+    path: str,
+    container,
+    stream,
+    info: VideoIndex,
+    wanted: list[int],
+    counts: dict[str, int],
+    threads: bool,
+) -> dict[int, np.ndarray]:
+    """The ``wanted`` frames: from the keyframe before the first, one keyframe earlier
+    for an open GOP, else (unreliable seeking, frames missing) from the start."""
+    key = 0
+    if info.seekable:
+        key = max(bisect.bisect_right(info.keys, wanted[0]) - 1, 0)
+    elif info.why:
+        _say_once(path, info.why)
+    base = dict(counts)
+    while key > 0:
+        try:
+            picked = _decode_range(container, stream, info, key, wanted, counts)
+        except _Unreliable as why:
+            counts.update(base)
+            if "open GOP" in str(why):
+                key -= 1  # one keyframe earlier
+                continue
+            _say_once(path, str(why))
+            break
+        if len(picked) == len(wanted):
+            return picked
+        _say_once(path, "frames of the clip missing after seeking")
+        break
+    counts.update(base)  # the packets are counted again from the start
+    return _from_start(path, threads, info, wanted, counts)
+
+
+def _assemble(path: str, picked: dict[int, np.ndarray], index: list[int]) -> torch.Tensor:
+    """The clip of frames ``index``; one that did not decode is the nearest that did,
+    earlier first."""
+    if not picked:
+        raise DecodeError(path, f"none of the clip's frames {index[0]}-{index[-1]} decoded")
+    have = sorted(picked)
+    clip = []
+    for i in index:
+        if i not in picked:
+            j = bisect.bisect_right(have, i)
+            i = have[j - 1] if j else have[0]
+        clip.append(picked[i])
+    return torch.from_numpy(np.stack(clip))
+
+
 def decode_clip(
     path: str,
     num_frames: int,
@@ -134,18 +477,28 @@ def decode_clip(
     generator: Optional[torch.Generator] = None,
     use_offset: bool = False,
     threads: bool = False,
+    counts: Optional[dict[str, int]] = None,
 ) -> torch.Tensor:
     """Decode one clip of ``path``: uint8 tensor (T, H, W, 3), RGB, T = ``num_frames``.
 
-    Reads the first video stream; its frame rate is ``average_rate`` (``target_fps``
-    when the container does not say). Indices follow :func:`sample_frame_indices` over
-    the frames actually decoded (``use_offset``: see :func:`clip_start`); ``threads``
-    lets FFmpeg decode with threads (PySlowFast's DATA_LOADER.ENABLE_MULTI_THREAD_DECODE).
-    Raises :class:`DecodeError` naming ``path`` for a
-    missing, empty, unreadable or frameless file, or one that decodes fewer than
-    :data:`MIN_DECODED_FRACTION` of the frames its container declares (truncated).
+    Reads the first video stream (:func:`probe_video`: its stored frames and frame rate,
+    ``target_fps`` when nothing says). Indices follow :func:`sample_frame_indices` over
+    the stored frames (``use_offset``: see :func:`clip_start`), the frames a whole-file
+    decode yields; only the clip's part is decoded, from the keyframe before its first
+    frame, or from the start where seeking is unreliable (said once per file at debug
+    level). ``threads`` lets FFmpeg decode with threads (PySlowFast's
+    DATA_LOADER.ENABLE_MULTI_THREAD_DECODE).
+
+    Packets that fail to decode or are empty are skipped and added to ``counts``
+    (``"corrupt"``, ``"empty"``; ``"decoded"`` counts the packets decoded); a picked
+    frame that did not decode is replaced by the nearest one that did, earlier first.
+    Raises :class:`DecodeError` naming ``path`` for a missing, empty, unreadable,
+    frameless or truncated file, or one whose clip has no decodable frame.
     """
     check_file(path)
+    counts = {} if counts is None else counts
+    counts.setdefault("corrupt", 0)
+    counts.setdefault("empty", 0)
     try:
         with av.open(path) as container:
             if not container.streams.video:
@@ -153,28 +506,27 @@ def decode_clip(
             stream = container.streams.video[0]
             if threads:  # FFmpeg's own frame and slice threads (the same frames)
                 stream.thread_type = "AUTO"
-            rate = stream.average_rate
-            fps = float(rate) if rate else float(target_fps)
-            declared = stream.frames  # 0 when the container does not say
-            frames = list(container.decode(stream))
-            if not frames:
-                raise DecodeError(path, "no frames")
-            if len(frames) < MIN_DECODED_FRACTION * declared:
-                raise DecodeError(
-                    path,
-                    f"truncated or corrupt, decoded {len(frames)} of the {declared} frames "
-                    "its container declares",
-                )
+            info = probe_video(path, container, stream, target_fps)
             index = sample_frame_indices(
-                len(frames), num_frames, sampling_rate, fps, target_fps, clip_index,
-                num_clips, generator, use_offset,
-            )
-            # Convert each distinct frame once; short videos repeat indices.
-            picked = {i: frames[i].to_ndarray(format="rgb24") for i in set(index.tolist())}
-            clip = np.stack([picked[i] for i in index.tolist()])
+                info.frames,
+                num_frames,
+                sampling_rate,
+                info.fps,
+                target_fps,
+                clip_index,
+                num_clips,
+                generator,
+                use_offset,
+            ).tolist()
+            wanted = sorted(set(index))
+            picked = _pick(path, container, stream, info, wanted, counts, threads)
     except DecodeError:
         raise
+    except _Unreliable as why:
+        raise DecodeError(path, str(why)) from None
     except (av.FFmpegError, OSError, ValueError) as error:
         # PyAV reports corrupt data as FFmpegError (InvalidDataError is also a ValueError).
         raise DecodeError(path, f"{type(error).__name__}: {error}") from error
-    return torch.from_numpy(clip)
+    if counts["corrupt"]:
+        logger.warning("%s: skipped %d packets that did not decode", path, counts["corrupt"])
+    return _assemble(path, picked, index)

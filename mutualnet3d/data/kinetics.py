@@ -92,10 +92,19 @@ class Kinetics(ClipDataset):
         self.decode_threads = decode_threads
         entries = read_annotations(csv_path, path_prefix, separator)
         self.videos = [path for path, _ in entries]
+        #: packets that did not decode, per file (this process), in clips that loaded
+        self.skipped_packets: dict[str, int] = {}
         self.labels = [label for _, label in entries]
         super().__init__(
-            split, source=csv_path, sampling=sampling, spatial=spatial, views=views,
-            normalization=normalization, retry=retry, alpha=alpha, seed=seed,
+            split,
+            source=csv_path,
+            sampling=sampling,
+            spatial=spatial,
+            views=views,
+            normalization=normalization,
+            retry=retry,
+            alpha=alpha,
+            seed=seed,
         )
 
     @property
@@ -110,9 +119,20 @@ class Kinetics(ClipDataset):
         self, video: int, temporal: int, generator: Optional[torch.Generator]
     ) -> tuple[torch.Tensor, int]:
         s = self.sampling
+        counts = {"corrupt": 0, "empty": 0}
         frames = decode_clip(
-            self.videos[video], s.num_frames, s.sampling_rate, s.target_fps,
-            clip_index=temporal, num_clips=self.views.num_ensemble_views, generator=generator,
-            use_offset=self.views.use_offset, threads=self.decode_threads,
+            self.videos[video],
+            s.num_frames,
+            s.sampling_rate,
+            s.target_fps,
+            clip_index=temporal,
+            num_clips=self.views.num_ensemble_views,
+            generator=generator,
+            use_offset=self.views.use_offset,
+            threads=self.decode_threads,
+            counts=counts,
         )
+        if counts["corrupt"]:
+            path = self.videos[video]
+            self.skipped_packets[path] = self.skipped_packets.get(path, 0) + counts["corrupt"]
         return frames, self.labels[video]
