@@ -38,7 +38,9 @@ def _summed_loss_grads(model, inputs, labels, configs, distill):
     return {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
 
 
-@pytest.mark.parametrize("name", ["slowfast_tiny", "x3d_tiny", "mobilenet_v1_tiny"])
+@pytest.mark.parametrize(
+    "name", ["slowfast_tiny", pytest.param("x3d_tiny", marks=pytest.mark.slow), "mobilenet_v1_tiny"]
+)
 @pytest.mark.parametrize(
     "distill", [True, pytest.param(False, marks=pytest.mark.slow)]  # labels only: slow suite
 )
