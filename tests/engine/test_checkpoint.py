@@ -100,7 +100,10 @@ def test_load_for_eval_falls_back_on_the_training_checkpoint(tmp_path):
     assert load_for_eval(model, "", str(tmp_path / "run"), fallback=str(zoo)) == newest
 
 
-@pytest.mark.parametrize("fmt, checkpoint_type", [("pyslowfast", "pytorch"), ("caffe2", "caffe2")])
+@pytest.mark.parametrize(
+    "fmt, checkpoint_type",
+    [pytest.param("pyslowfast", "pytorch", marks=pytest.mark.slow), ("caffe2", "caffe2")],
+)
 def test_load_for_eval_takes_a_foreign_checkpoint_of_the_whole_network(
     tmp_path, caplog, fmt, checkpoint_type
 ):

@@ -22,7 +22,11 @@ from .helpers import load_pytorchvideo_reference as _load_pytorchvideo_reference
 from .helpers import randomise_bn as _randomise_bn
 from .helpers import shapes as _shapes
 
-TINY = ["slow_tiny", "i3d_tiny", "slowfast_tiny", "x3d_tiny", "x3d_tiny_pyslowfast"]
+TINY = [
+    pytest.param(name, marks=[pytest.mark.slow] if slow else [])
+    for name, slow in [("slow_tiny", True), ("i3d_tiny", False), ("slowfast_tiny", False),
+                       ("x3d_tiny", True), ("x3d_tiny_pyslowfast", False)]
+]  # the fast suite: pool1, two pathways, PySlowFast's X3D; the slow suite: all five
 
 
 # --------------------------------------------------------------------------------------
@@ -143,7 +147,9 @@ def test_detection_keys_are_pytorchvideo(name):
     assert model.detection_head.roi_layer.aligned  # PySlowFast's ROIAlign(aligned=True)
 
 
-@pytest.mark.parametrize("name", ["slow_tiny_detection", "slowfast_tiny_detection"])
+@pytest.mark.parametrize(
+    "name", [pytest.param("slow_tiny_detection", marks=pytest.mark.slow), "slowfast_tiny_detection"]
+)
 def test_detector_matches_pytorchvideo_and_exports(name):
     torch.manual_seed(0)
     model = get_model_builder(name)(num_classes=5, width_divisor=2)
