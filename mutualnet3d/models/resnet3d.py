@@ -19,7 +19,7 @@ import torch.nn as nn
 from pytorchvideo.models.resnet import create_resnet, create_resnet_with_roi_head
 
 from .base import SlimNet
-from .layout import PathwayLayout, PerStage, check_choice, resnet_layouts
+from .layout import PathwayLayout, PerStage, check_choice, per_pathway, resnet_layouts
 from .registry import register_pyslowfast_name, register_variant
 from .resnet import pyslowfast_image_resnet
 from .video_net import (
@@ -154,12 +154,11 @@ def _image_resnet(depth, spatial_strides, spatial_dilations, detection, **kwargs
     for name, value, default in (
         ("spatial_strides", spatial_strides, (1, 2, 2, 2)),
         ("spatial_dilations", spatial_dilations, (1, 1, 1, 1)),
-        ("detection", detection, False),
     ):
-        flat = tuple(v[0] if isinstance(v, (list, tuple)) else v for v in value) \
-            if isinstance(value, (list, tuple)) else value
-        if flat != default:
+        if per_pathway(name, value, 1) != (default,):
             raise ValueError(f"{name}: arch '2d' builds {default}, got {value!r}")
+    if detection:
+        raise ValueError("detection: arch '2d' builds False, got True")
     return pyslowfast_image_resnet(depth=depth, **kwargs)
 
 
