@@ -166,6 +166,11 @@ class _Unreliable(Exception):
     """Seeking gave frames that cannot be placed; decode from the start instead."""
 
 
+class _OpenGop(_Unreliable):
+    """The clip starts among frames an open GOP's keyframe follows: seek one keyframe
+    earlier."""
+
+
 def _measured_fps(stream, frames: int, first: Optional[int], last: Optional[int]) -> float:
     """The header's rate (``average_rate``), or the rate of the timestamps where the
     header is silent or off by more than 10 %; without timestamps (raw streams, whose
@@ -356,7 +361,7 @@ class _Placer:
         if self.key > 0 and self.key_ts is not None:
             lead = bisect.bisect_left(self.seen, self.key_ts)
             if lead and self.before + lead > self.wanted[0]:
-                raise _Unreliable("open GOP: the clip starts among frames the keyframe follows")
+                raise _OpenGop("open GOP: the clip starts among frames the keyframe follows")
 
 
 def _decode_range(
@@ -437,11 +442,12 @@ def _pick(
     while key > 0:
         try:
             picked = _decode_range(container, stream, info, key, wanted, counts)
+        except _OpenGop:
+            counts.update(base)
+            key -= 1  # one keyframe earlier
+            continue
         except _Unreliable as why:
             counts.update(base)
-            if "open GOP" in str(why):
-                key -= 1  # one keyframe earlier
-                continue
             _say_once(path, str(why))
             break
         if len(picked) == len(wanted):
