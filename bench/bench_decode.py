@@ -13,12 +13,11 @@ at a random time) from each with:
 * whole file: decode every frame (kept in YUV), pick PySlowFast's 8 and convert them,
   what ``decode_clip`` did before it seeked.
 
-Prints, per video length, the median ms per clip (the loaders take turns) and peak memory growth per clip (resident memory
-sampled every millisecond during the clip, less the memory before it) of
-each (one clip in a fresh process), and the ratio of clips per second ours /
-PyTorchVideo. Targets: ours at 600 s
-within 1.5x of ours at 10 s; growth under 100 MiB per clip at 600 s; ours /
-PyTorchVideo >= 2.0 at 10 s.
+Prints, per video length, the median ms per clip (the loaders take turns), the peak
+memory growth per clip (resident memory sampled every millisecond during the clip, less
+the memory before it; one clip in a fresh process) of each, and the ratio of clips per
+second ours / PyTorchVideo. Targets: ours at 600 s within 1.5x of ours at 10 s; growth
+under 100 MiB per clip at 600 s; ours / PyTorchVideo >= 2.0 at 10 s.
 
     python bench/bench_decode.py               # 10 s, 60 s, 600 s; 20 clips each
     python bench/bench_decode.py --clips 5 --seconds 10 60

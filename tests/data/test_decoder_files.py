@@ -183,6 +183,32 @@ def test_audio_stream_first_odd_size_and_high_bit_depth(tmp_path: Path) -> None:
         check_against_reference(tmp_path, name)
 
 
+def _empty_samples(path: Path, samples: list[int]) -> None:
+    """Make MP4 ``samples`` (sorted, none adjacent) 0-byte, as a camera's dropped
+    frames: each one's bytes join the sample before it, so every offset stays right
+    (MJPEG ignores bytes after a picture)."""
+    data = bytearray(path.read_bytes())
+    at = data.find(b"stsz") + 16  # after tag, version/flags, uniform size, count
+    count = struct.unpack(">I", data[at - 4 : at])[0]
+    sizes = list(struct.unpack(f">{count}I", data[at : at + 4 * count]))
+    for k in samples:
+        sizes[k - 1], sizes[k] = sizes[k - 1] + sizes[k], 0
+    data[at : at + 4 * count] = struct.pack(f">{count}I", *sizes)
+    path.write_bytes(bytes(data))
+
+
+def test_empty_packets_are_skipped_and_counted(tmp_path: Path) -> None:
+    path = write_video(tmp_path / "drops.mp4", 90, codec="mjpeg", pix_fmt="yuvj420p")
+    _empty_samples(path, [1, 17, 40, 60])
+    with av.open(str(path)) as c:
+        stream = c.streams.video[0]
+        assert sum(p.size == 0 and p.pts is not None for p in c.demux(stream)) == 4
+    counts: dict[str, int] = {}
+    decode_clip(str(path), 8, 8, 30, clip_index=0, num_clips=1, counts=counts)
+    assert counts["empty"] >= 1 and counts["corrupt"] == 0
+    check_against_reference(tmp_path, "drops.mp4")
+
+
 def _corrupt_mdat(path: Path, spots: int) -> None:
     data = bytearray(path.read_bytes())
     start = data.find(b"mdat") + 4
