@@ -94,6 +94,7 @@ def main(argv: list[str] | None = None) -> int:
             init_method=args.init_method,
             num_procs=args.num_procs,
             backend=cfg.DIST_BACKEND,
+            timeout=cfg.DIST_TIMEOUT,
         )
     return 0
 

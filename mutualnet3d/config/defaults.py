@@ -41,6 +41,9 @@ def add_run_config(cfg: CfgNode) -> None:
     cfg.LOG_PERIOD = 10  # iterations between training log lines
     cfg.LOG_MODEL_INFO = True  # log the model, its parameters and FLOPs at start
     cfg.DIST_BACKEND = "nccl"  # torch.distributed backend on GPUs (CPU runs use gloo)
+    # Not in PySlowFast (which keeps torch's 30 minutes): seconds a process waits for the
+    # others (rendezvous, collectives) before the run stops, naming the silent rank.
+    cfg.DIST_TIMEOUT = 1800
 
     cfg.TRAIN = CfgNode()
     cfg.TRAIN.ENABLE = True  # train; False skips straight to the later stages
@@ -126,6 +129,7 @@ def validate_run(cfg: CfgNode, processes: Optional[int] = None) -> None:
     for key in ("LOG_PERIOD", "TRAIN.CHECKPOINT_PERIOD", "BN.NUM_BATCHES_PRECISE"):
         check_whole(key, lookup(cfg, key), 1)
     check_whole("TRAIN.EVAL_PERIOD (0: never)", cfg.TRAIN.EVAL_PERIOD, 0)
+    check_whole("DIST_TIMEOUT (seconds)", cfg.DIST_TIMEOUT, 1)
     for key in ("TRAIN.CHECKPOINT_TYPE", "TEST.CHECKPOINT_TYPE"):  # PySlowFast's two
         check_choice(key, lookup(cfg, key), ("pytorch", "caffe2"))
     _validate_solver(cfg.SOLVER)

@@ -209,15 +209,30 @@ class _Scan:
 
 
 def _scan_index(entries, size: int) -> _Scan:
-    """The index's stored frames (decode timestamps), up to the first past ``size``."""
+    """The index's stored frames (decode timestamps), up to the first past ``size``.
+
+    One pass with local names: it runs on every clip and a 10-minute video's index
+    holds 18,000 entries (:meth:`_Scan.add` per entry took twice as long)."""
     scan = _Scan()
+    keys, key_ts, key_pos, stamps = scan.keys, scan.key_ts, scan.key_pos, []
     for e in entries:
-        if e.size <= 0 or e.is_discard:
+        n = e.size
+        if n <= 0 or e.is_discard:
             continue
-        if e.pos + e.size > size:
+        pos = e.pos
+        if pos + n > size:
             scan.cut = True
             break
-        scan.add(e.timestamp, e.is_keyframe, e.pos)
+        ts = e.timestamp
+        if e.is_keyframe:
+            keys.append(len(stamps))
+            key_ts.append(ts)
+            key_pos.append(pos)
+        stamps.append(ts)
+    scan.count = len(stamps)
+    known = [t for t in stamps if t is not None]
+    if known:
+        scan.first, scan.last = min(known), max(known)
     return scan
 
 

@@ -1,15 +1,16 @@
 """Checkpoints: PySlowFast's layout, written atomically, loaded without running pickles.
 
 ``OUTPUT_DIR/checkpoints/checkpoint_epoch_{:05d}.pyth`` holds the epoch, the model state
-(calibrated BN statistics included), the optimizer and grad-scaler states, the RNG
-states and the config. A file is written to a temporary name beside its target and
-renamed over it only once complete, so a kill never leaves a broken checkpoint; loading
-uses ``torch.load(weights_only=True)``. The RNG states also tell our checkpoints from
-PySlowFast's, which hold none (:mod:`.weights_file`).
+(calibrated BN statistics included), the optimizer and grad-scaler states, every
+process's RNG states and the config. A file is written to a temporary name beside its
+target and renamed over it only once complete, so a kill never leaves a broken
+checkpoint; loading uses ``torch.load(weights_only=True)``. The RNG states also tell our
+checkpoints from PySlowFast's, which hold none (:mod:`.weights_file`).
 """
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import random
@@ -24,7 +25,7 @@ import torch
 import torch.nn as nn
 from torch.nn.parallel import DistributedDataParallel
 
-from .distributed import is_main_process
+from .distributed import all_gather_objects, get_rank, get_world_size, is_main_process
 from .pretrained import load_for_test
 
 __all__ = [
@@ -35,6 +36,7 @@ __all__ = [
     "load_checkpoint_file",
     "latest_checkpoint",
     "load_for_eval",
+    "rank_rng_state",
     "rng_state",
     "set_rng_state",
     "unwrap",
@@ -156,7 +158,12 @@ class Checkpointer:
         scaler: Optional[torch.amp.GradScaler] = None,
         name: Optional[str] = None,
     ) -> Optional[Path]:
-        """``checkpoint_epoch_{epoch:05d}.pyth`` (or ``name``); None off the main process."""
+        """``checkpoint_epoch_{epoch:05d}.pyth`` (or ``name``); None off the main process.
+
+        Every process must call it: each one's RNG states are gathered (``rng_states``,
+        in rank order; ``rng_state`` is rank 0's, as before) so that each rank of a
+        resumed run draws what it would have drawn (:func:`rank_rng_state`)."""
+        states = _gather_rng_states()
         if not is_main_process():
             return None
         state = {
@@ -164,7 +171,8 @@ class Checkpointer:
             "model_state": unwrap(model).state_dict(),
             "optimizer_state": optimizer.state_dict() if optimizer is not None else None,
             "scaler_state": scaler.state_dict() if scaler is not None else None,
-            "rng_state": rng_state(),
+            "rng_state": states[0],
+            "rng_states": states,
             "cfg": self.config_text,
         }
         path = (
@@ -188,6 +196,36 @@ def rng_state() -> dict[str, Any]:
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
+
+
+def _gather_rng_states() -> list[dict[str, Any]]:
+    """Every process's :func:`rng_state`, in rank order. Each travels as the bytes of
+    ``torch.save`` and is read back with ``weights_only=True``: gathering tensors inside
+    objects fails in torch 2.14 (UntypedStorage has no dtype), and no peer's pickle runs."""
+    buffer = io.BytesIO()
+    torch.save(rng_state(), buffer)
+    blobs = all_gather_objects(buffer.getvalue())
+    return [torch.load(io.BytesIO(blob), weights_only=True) for blob in blobs]
+
+
+def rank_rng_state(checkpoint: dict[str, Any], path: os.PathLike) -> Optional[dict[str, Any]]:
+    """This rank's RNG states in ``checkpoint`` (read from ``path``), or None if it has
+    none. A checkpoint written by another number of processes (or before per-rank
+    states were saved) gives rank 0's to every rank, with a warning: the run goes on,
+    but its random draws differ from an uninterrupted run's."""
+    states = checkpoint.get("rng_states")
+    if states is not None and len(states) == get_world_size():
+        return states[get_rank()]
+    if get_world_size() > 1:
+        saved = f"{len(states)} processes" if states is not None else "rank 0 only"
+        logger.warning(
+            "%s holds the random states of %s, resumed by %d processes: every rank "
+            "restarts from rank 0's, so random draws differ from an uninterrupted run",
+            path,
+            saved,
+            get_world_size(),
+        )
+    return checkpoint.get("rng_state")
 
 
 def set_rng_state(state: dict[str, Any]) -> None:

@@ -8,7 +8,9 @@ come from its environment variables instead.
 
 from __future__ import annotations
 
+import logging
 import os
+from datetime import timedelta
 from typing import Any, Callable, Iterator, Optional
 
 import torch
@@ -16,17 +18,23 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 from torch.utils.data import Sampler
 
+from .heartbeat import Heartbeat, is_timeout
+
 __all__ = [
     "launch",
     "is_main_process",
     "get_rank",
     "get_world_size",
     "all_gather_cpu",
+    "all_gather_objects",
     "all_reduce_max",
     "all_reduce_sum",
     "ShardSampler",
     "device_for_rank",
 ]
+
+#: seconds the other processes get to exit after one fails, then again after SIGTERM
+_GRACE_S = 5
 
 
 def get_world_size() -> int:
@@ -68,6 +76,15 @@ def all_gather_cpu(tensor: torch.Tensor) -> list[torch.Tensor]:
     return gathered
 
 
+def all_gather_objects(value: Any) -> list[Any]:
+    """Every process's picklable ``value``, in rank order; [value] in one process."""
+    if get_world_size() == 1:
+        return [value]
+    gathered: list[Any] = [None] * get_world_size()
+    dist.all_gather_object(gathered, value)
+    return gathered
+
+
 def all_reduce_max(tensor: torch.Tensor) -> torch.Tensor:
     """Element-wise maximum over processes (in place); a no-op in a single process."""
     if get_world_size() > 1:
@@ -95,6 +112,35 @@ class ShardSampler(Sampler[int]):
         return len(range(self.rank, self.length, self.world_size))
 
 
+def _run_in_group(
+    fn: Callable[..., Any],
+    args: tuple,
+    backend: str,
+    url: str,
+    timeout: float,
+    rank: int = -1,
+    world_size: int = -1,
+) -> None:
+    """Join the process group at ``url`` (``env://`` under torchrun), waiting at most
+    ``timeout`` seconds in any collective, and run ``fn(*args)`` with a heartbeat, so a
+    timed-out wait names the rank that stopped answering."""
+    wait = timedelta(seconds=timeout)
+    store, rank, world_size = next(dist.rendezvous(url, rank, world_size, timeout=wait))
+    dist.init_process_group(backend, store=store, rank=rank, world_size=world_size, timeout=wait)
+    try:
+        with Heartbeat(store, rank, world_size, timeout) as heartbeat:
+            try:
+                fn(*args)
+            except Exception as error:
+                if not is_timeout(error):
+                    raise
+                stalled = heartbeat.stalled_error(error)
+                logging.getLogger("mutualnet3d").error("%s", stalled)
+                raise stalled from error
+    finally:
+        dist.destroy_process_group()
+
+
 def _worker(
     local_rank: int,
     fn: Callable[..., Any],
@@ -103,16 +149,12 @@ def _worker(
     shard_id: int,
     num_shards: int,
     backend: str,
+    timeout: float,
     args: tuple,
 ) -> None:
-    world_size = procs * num_shards
-    rank = shard_id * procs + local_rank
     os.environ["LOCAL_RANK"] = str(local_rank)
-    dist.init_process_group(backend, init_method=init_method, world_size=world_size, rank=rank)
-    try:
-        fn(*args)
-    finally:
-        dist.destroy_process_group()
+    rank = shard_id * procs + local_rank
+    _run_in_group(fn, args, backend, init_method, timeout, rank, procs * num_shards)
 
 
 def launch(
@@ -125,28 +167,31 @@ def launch(
     init_method: str = "tcp://localhost:9999",
     num_procs: Optional[int] = None,
     backend: str = "nccl",
+    timeout: float = 1800,
 ) -> None:
     """Run ``fn(*args)`` in every process of the job.
 
     Under torchrun (``WORLD_SIZE`` set) the process group comes from the environment and
     ``fn`` runs in this process. Otherwise ``num_procs`` (default ``max(1, num_gpus)``)
     processes are spawned on this node; one process and one node runs ``fn`` directly.
+    A wait in the process group longer than ``timeout`` seconds (DIST_TIMEOUT) ends the
+    run with a :class:`~.heartbeat.StalledRankError` naming the silent ranks; when one
+    process fails, the others are stopped within seconds (SIGKILL if they do not stop).
     """
     backend = backend if num_gpus > 0 else "gloo"
     if "WORLD_SIZE" in os.environ and int(os.environ["WORLD_SIZE"]) > 1:
-        dist.init_process_group(backend, init_method="env://")
-        try:
-            fn(*args)
-        finally:
-            dist.destroy_process_group()
+        _run_in_group(fn, args, backend, "env://", timeout)
         return
     procs = num_procs or max(1, num_gpus)
     if procs * num_shards == 1:
         fn(*args)
         return
-    mp.spawn(
+    context = mp.start_processes(
         _worker,
-        args=(fn, procs, init_method, shard_id, num_shards, backend, args),
+        args=(fn, procs, init_method, shard_id, num_shards, backend, timeout, args),
         nprocs=procs,
-        join=True,
+        join=False,
     )
+    # torch's default waits 30 s for a SIGTERM a stopped process never handles.
+    while not context.join(grace_period=_GRACE_S):
+        pass

@@ -18,7 +18,13 @@ logger = logging.getLogger("mutualnet3d")
 
 def setup_logging(output_dir: str) -> None:
     """Rank 0 logs to stdout and ``output_dir/stdout.log``; other ranks only warnings."""
-    logger.handlers.clear()
+    # Python warnings (skipped videos, ignored keys...) go to the same log, also from
+    # DataLoader workers, which inherit these handlers.
+    logging.captureWarnings(True)
+    for name in ("mutualnet3d", "py.warnings"):
+        for handler in logging.getLogger(name).handlers:
+            handler.close()
+        logging.getLogger(name).handlers.clear()
     logger.propagate = False
     if not is_main_process():
         logger.setLevel(logging.WARNING)
@@ -28,6 +34,7 @@ def setup_logging(output_dir: str) -> None:
     for handler in (logging.StreamHandler(), logging.FileHandler(Path(output_dir) / "stdout.log")):
         handler.setFormatter(fmt)
         logger.addHandler(handler)
+        logging.getLogger("py.warnings").addHandler(handler)
 
 
 def log_stats(stats: dict[str, Any]) -> None:

@@ -25,7 +25,13 @@ from ..evaluation import AvaEvaluator, format_table, pareto_front, plot_tables, 
 from ..slim import SubnetConfig, count_flops, count_params, enable_sync_bn, set_width
 from .calibrate import calibrate_grid, precise_bn
 from .checkpoint import Checkpointer, load_for_eval
-from .distributed import device_for_rank, get_rank, get_world_size, is_main_process
+from .distributed import (
+    all_gather_objects,
+    device_for_rank,
+    get_rank,
+    get_world_size,
+    is_main_process,
+)
 from .evaluate import Accumulator, DetectionAccumulator, evaluate, search
 from .logs import log_stats, logger, setup_logging
 from .multiview import test_detection, test_views
@@ -42,6 +48,8 @@ def run(cfg: CfgNode) -> None:
     Path(spec.output_dir).mkdir(parents=True, exist_ok=True)
     setup_logging(spec.output_dir)
     logger.info("world size %d, output %s", get_world_size(), os.path.abspath(spec.output_dir))
+    if get_world_size() > 1:  # to find a rank's process (a stalled one, say) by its id
+        logger.info("process ids by rank: %s", all_gather_objects(os.getpid()))
     for setting in spec.equivalent:
         logger.info("%s", setting)
     if spec.lr_scale != 1:

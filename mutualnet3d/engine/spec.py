@@ -41,6 +41,7 @@ from ..slim import SubnetConfig, export_subnet
 from .distributed import ShardSampler
 from .sampling import ConfigSampler
 from .solver import LRSchedule, OptimizerSpec, build_criterion, Criterion
+from .skips import SkipCountingLoader
 
 __all__ = [
     "CohortSpec",
@@ -89,8 +90,9 @@ class LoaderSpec:
     def loader(
         self, dataset: Dataset, batch_size: int, sampler: Sampler, *, drop_last: bool = False
     ) -> DataLoader:
-        """Batches of ``dataset`` in ``sampler``'s order, collated as its items need."""
-        return DataLoader(
+        """Batches of ``dataset`` in ``sampler``'s order, collated as its items need,
+        each with the counts of :data:`~.skips.SKIPS`."""
+        return SkipCountingLoader(
             dataset,
             batch_size=batch_size,
             sampler=sampler,

@@ -20,12 +20,19 @@ from torch.utils.data.distributed import DistributedSampler
 
 from ..evaluation import top_k_correct
 from ..slim import SubnetConfig
-from .checkpoint import Checkpointer, latest_checkpoint, load_checkpoint_file, set_rng_state
-from .distributed import get_world_size
+from .checkpoint import (
+    Checkpointer,
+    latest_checkpoint,
+    load_checkpoint_file,
+    rank_rng_state,
+    set_rng_state,
+)
+from .distributed import all_reduce_sum, get_world_size
 from .forward import batch_boxes, batch_inputs, batch_targets
 from .logs import log_stats
 from .mutual import StepResult, mutual_step
 from .pretrained import load_pretrained
+from .skips import SKIPS
 from .solver import Criterion, LRSchedule, set_lr
 from .spec import LoaderSpec, TrainSpec
 
@@ -168,7 +175,10 @@ def _train_epoch(
     trainer.model.train()
     iters = len(batches)
     start = time.perf_counter()
+    # Summed over the epoch and the processes: loss, then the data's SKIPS.
+    totals = torch.zeros(1 + len(SKIPS), dtype=torch.float64)
     for it, batch in enumerate(batches):
+        totals[1:] += torch.tensor([batch.get(key, 0) for key in SKIPS], dtype=torch.float64)
         step = epoch * iters + it
         try:
             result = trainer.step(batch, step, epoch + it / iters, device)
@@ -177,6 +187,7 @@ def _train_epoch(
                 f"epoch {epoch + 1}, iteration {it + 1}: {error}; the last good checkpoint in "
                 f"{output_dir} is untouched"
             ) from None
+        totals[0] += result.loss
         if (it + 1) % spec.log_period and it + 1 != iters:
             continue
         lr = trainer.optimizer.param_groups[0]["lr"]
@@ -201,6 +212,20 @@ def _train_epoch(
             writer.add_scalar("train/loss", result.loss, step)
             writer.add_scalar("train/full_loss", result.full_loss, step)
             writer.add_scalar("train/lr", lr, step)
+    _log_epoch(totals, epoch, iters, spec.max_epoch)
+
+
+def _log_epoch(totals: torch.Tensor, epoch: int, iters: int, max_epoch: int) -> None:
+    """The epoch's ``train_epoch`` stats: mean loss and what the data sets skipped, over
+    every process (the skips are also warned, naming each file)."""
+    totals = all_reduce_sum(totals)
+    stats: dict[str, Any] = {
+        "_type": "train_epoch",
+        "epoch": f"{epoch + 1}/{max_epoch}",
+        "loss": round(float(totals[0]) / (iters * get_world_size()), 5),
+    }
+    stats.update({key: int(value) for key, value in zip(SKIPS, totals[1:].tolist())})
+    log_stats(stats)
 
 
 def resume_or_initialise(
@@ -233,8 +258,9 @@ def resume_or_initialise(
             optimizer.load_state_dict(state["optimizer_state"])
         if state.get("scaler_state"):
             scaler.load_state_dict(state["scaler_state"])
-        if state.get("rng_state"):
-            set_rng_state(state["rng_state"])
+        rng = rank_rng_state(state, path)
+        if rng:
+            set_rng_state(rng)
         logger.info("resumed from %s (epoch %d)", path, state["epoch"])
         return int(state["epoch"])
     if init_checkpoint:

@@ -60,8 +60,11 @@ def test_checkpointer_writes_pyslowfasts_layout_and_the_config(tmp_path):
         "optimizer_state",
         "scaler_state",
         "rng_state",
+        "rng_states",  # one per process, in rank order
         "cfg",
     }
+    assert len(state["rng_states"]) == 1
+    torch.testing.assert_close(state["rng_states"][0]["torch"], state["rng_state"]["torch"])
     assert (
         state["epoch"] == 4 and state["cfg"].startswith("MODEL:") and state["scaler_state"] is None
     )
