@@ -10,6 +10,7 @@ and validation never changes a value.
 from __future__ import annotations
 
 import os
+import re
 from typing import Any, Optional, Sequence, Union
 
 import yaml
@@ -82,27 +83,39 @@ def load_config(
 
     ``opts`` may start with ``--opts`` (PySlowFast's newer command line) or not (its
     older one). An unknown key raises :class:`ConfigError` naming the full key and the
-    file that sets it; a value of the wrong type names the key too. ``processes``: the
-    job's process count when the launcher decides it (see :func:`check_process_layout`).
+    file that sets it; a value of the wrong type names the key too. A value the
+    validation refuses is named with the file that sets it (its ``_BASE_`` chain
+    followed), when a file does: ``file: KEY ... got VALUE``. A ``_BASE_`` loop and a
+    file that is not UTF-8 are refused naming the files. ``processes``: the job's
+    process count when the launcher decides it (see :func:`check_process_layout`).
     """
     cfg = get_cfg()
     if isinstance(cfg_files, (str, os.PathLike)):
         cfg_files = [cfg_files]
+    sources: dict[str, str] = {}  # key -> the file that sets it, as messages name it
     for path in map(os.fspath, cfg_files or []):
+        settings = _file_settings(path)  # every file of the chain read: loops, encodings
         if _read_yaml(path) is None:
             continue  # an empty (or comments-only) file sets nothing
         try:
             cfg.merge_from_file(path)
         except KeyError as error:  # yacs: "Non-existent config key: A.B"
             key = _key_from_error(error)
-            where = _file_setting(key, path) or path
-            if where != path:
-                where = f"{where} (a _BASE_ of {path})"
-            raise ConfigError(f"{where}: {_unknown(key)}") from None
+            raise ConfigError(f"{_where(_setting(key, settings), path)}: {_unknown(key)}") from None
         except _MERGE_ERRORS as error:
             raise ConfigError(f"{path}: {error}") from None
-    _merge_overrides(cfg, list(opts or []))
-    validate_cfg(cfg, processes)
+        sources.update({key: _where(where, path) for key, where in settings.items()})
+    opts = list(opts or [])
+    _merge_overrides(cfg, opts)
+    for key in opts[1 if opts[:1] == ["--opts"] else 0 :: 2]:
+        sources[key] = ""  # the command line's value: no file to name
+    try:
+        validate_cfg(cfg, processes)
+    except ConfigError as error:
+        where = _source(str(error), sources)
+        if where is None:
+            raise
+        raise ConfigError(f"{where}: {error}") from None
     return cfg
 
 
@@ -141,43 +154,103 @@ def _key_from_error(error: BaseException) -> str:
 
 
 def _read_yaml(path: str) -> Optional[dict[str, Any]]:
-    """The mapping a YAML file holds (None if empty); ConfigError if it is not one."""
+    """The mapping a YAML file holds (None if empty); ConfigError if it is not one.
+
+    The file must be UTF-8 (YAML's encoding, and what fvcore reads): other bytes are
+    named with their line and byte offset.
+    """
     try:
-        with open(path, encoding="utf-8") as f:
-            data = yaml.safe_load(f)
+        with open(path, "rb") as f:
+            raw = f.read()
     except OSError as error:
         raise ConfigError(f"{path}: cannot read the config file ({error})") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = raw.count(b"\n", 0, error.start) + 1
+        raise ConfigError(
+            f"{path}, line {line}: not UTF-8 (byte {raw[error.start]:#04x} at offset "
+            f"{error.start}); save the file as UTF-8"
+        ) from None
+    try:
+        data = yaml.safe_load(text)
     except yaml.YAMLError as error:
-        raise ConfigError(f"{path}: not valid YAML ({error})") from None
+        message = " ".join(str(error).split())  # one line
+        raise ConfigError(f"{path}: not valid YAML ({message})") from None
     if data is not None and not isinstance(data, dict):
         raise ConfigError(f"{path}: must hold a mapping of keys, got {type(data)}")
     return data
 
 
-def _file_setting(key: str, path: str) -> Optional[str]:
-    """The file of ``path``'s ``_BASE_`` chain that sets ``key`` (None if not found).
-
-    yacs reports an unknown key only after the chain is merged; naming the base file
-    that holds it saves the user a search.
-    """
-    try:
-        data = _read_yaml(path) or {}
-    except ConfigError:
-        return None
-    node: Any = data
-    for part in key.split("."):
-        if not isinstance(node, dict) or part not in node:
-            break
-        node = node[part]
-    else:
-        return path
+def _bases(data: dict[str, Any], path: str) -> list[str]:
+    """The ``_BASE_`` files of a file's mapping, resolved as fvcore does (relative to
+    the including file's folder); URLs are left to fvcore."""
     bases = data.get(BASE_KEY) or []
-    for base in [bases] if isinstance(bases, str) else bases:
-        # fvcore resolves a relative _BASE_ against the including file's folder.
+    if isinstance(bases, str):
+        bases = [bases]
+    if not isinstance(bases, list) or not all(isinstance(b, str) for b in bases):
+        raise ConfigError(f"{path}: _BASE_ must be a file name or a list of them, got {bases!r}")
+    resolved = []
+    for base in bases:
+        if base.startswith(("https://", "http://")):
+            continue
         base = os.path.expanduser(base)
-        if not base.startswith(("/", "https://", "http://")):
-            base = os.path.join(os.path.dirname(path), base)
-        found = _file_setting(key, base)
-        if found is not None:
-            return found
+        resolved.append(base if base.startswith("/") else os.path.join(os.path.dirname(path), base))
+    return resolved
+
+
+def _file_settings(path: str, chain: tuple[str, ...] = ()) -> dict[str, str]:
+    """Each key the file ``path`` sets with its ``_BASE_`` files, and the file that sets
+    it, as fvcore merges them (a file over its bases, a later base over an earlier).
+
+    Keys are dotted leaves (``SOLVER.MAX_EPOCH``; a node set to something else than a
+    mapping is a leaf). Every file of the chain is read: a ``_BASE_`` loop raises
+    :class:`ConfigError` naming the chain of files, where fvcore would recurse forever.
+    """
+    chain = (*chain, path)
+    real = [os.path.realpath(p) for p in chain]
+    if real[-1] in real[:-1]:
+        raise ConfigError(f"{chain[0]}: _BASE_ files form a loop: {' -> '.join(chain)}")
+    data = _read_yaml(path) or {}
+    settings: dict[str, str] = {}
+    for base in _bases(data, path):
+        settings.update(_file_settings(base, chain))
+    settings.update((key, path) for key in _leaves(data) if key != BASE_KEY)
+    return settings
+
+
+def _leaves(data: dict[str, Any], prefix: str = "") -> list[str]:
+    keys = []
+    for name, value in data.items():
+        if isinstance(value, dict) and value:
+            keys += _leaves(value, f"{prefix}{name}.")
+        else:
+            keys.append(f"{prefix}{name}")
+    return keys
+
+
+def _setting(key: str, settings: dict[str, str]) -> Optional[str]:
+    """The file that sets ``key``, or a key under it (a node), among ``settings``."""
+    return next(
+        (where for k, where in settings.items() if k == key or k.startswith(f"{key}.")), None
+    )
+
+
+def _where(where: Optional[str], path: str) -> str:
+    """How a message names the file: ``path``, or ``base (a _BASE_ of path)``."""
+    if where is None or where == path:
+        return path
+    return f"{where} (a _BASE_ of {path})"
+
+
+# Dotted upper-case names of a message: the candidates for the keys it names.
+_KEY = re.compile(r"\b[A-Z][A-Z0-9_]*(?:\.[A-Z][A-Za-z0-9_]*)*\b")
+
+
+def _source(message: str, sources: dict[str, str]) -> Optional[str]:
+    """The file setting the first key ``message`` names that a file sets (None when the
+    key comes from the command line or the defaults)."""
+    for key in _KEY.findall(message):
+        if key in sources:
+            return sources[key] or None
     return None

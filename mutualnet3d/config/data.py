@@ -56,6 +56,10 @@ def add_data_config(cfg: CfgNode) -> None:
     # Not PySlowFast's: how the loader survives videos that fail to decode.
     cfg.DATA.MAX_DECODE_RETRIES = 10  # other videos tried after a failed decode
     cfg.DATA.MAX_FAILURE_RATIO = 0.1  # stop when more of an epoch's videos fail
+    # Annotation rows listed twice (Kinetics' path and label, a frame of a Charades or
+    # AVA video): True keeps them, as PySlowFast, warning once per file with the count;
+    # False refuses the file, naming the first duplicate line.
+    cfg.DATA.ALLOW_DUPLICATES = True
 
     cfg.DETECTION = CfgNode()
     cfg.DETECTION.ENABLE = False  # action detection (AVA): boxes and an RoI head

@@ -21,7 +21,7 @@ from fvcore.common.config import CfgNode
 
 from ..models import ModelFacts, describe_model, get_model_builder, model_kwargs
 from ..models.build import ARCHITECTURE, CONFIG_KEYS, builder_arguments, fixed_architecture
-from .errors import ConfigError, check_choice, is_number, lookup
+from .errors import ConfigError, check_choice, check_whole, is_number, lookup
 
 __all__ = ["HEAD_ACTS", "LOSSES", "add_model_config", "validate_model"]
 
@@ -106,6 +106,7 @@ def validate_model(cfg: CfgNode) -> ModelFacts:
     model = cfg.MODEL
     known = list(model.SINGLE_PATHWAY_ARCH) + list(model.MULTI_PATHWAY_ARCH)
     check_choice("MODEL.ARCH", model.ARCH, known)
+    check_whole("MODEL.NUM_CLASSES", model.NUM_CLASSES, 1)  # 0 would build a headless net
     for name in ("DROPOUT_RATE", "LABEL_SMOOTHING"):
         value = model[name]
         if not (is_number(value) and 0 <= value < 1):

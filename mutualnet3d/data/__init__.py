@@ -6,6 +6,7 @@ gathers them for :func:`build_dataset`. Nothing here reads the config: the engin
 it into a spec (``mutualnet3d.engine.spec.dataset_spec``).
 """
 
+from .annotations import AnnotationWarning
 from .ava import Ava
 from .ava_annotations import read_box_csvs, read_labelmap
 from .build import DATASET_ALIASES, DATASETS, AvaFiles, DatasetSpec, DigitsSettings, build_dataset
@@ -35,6 +36,7 @@ __all__ = [
     "DATASET_ALIASES",
     "FRAME_LIST_HEADER",
     "SPLITS",
+    "AnnotationWarning",
     "Ava",
     "AvaFiles",
     "Charades",

@@ -110,6 +110,7 @@ class Ava(VideoDataset):
         seed: Optional[int] = None,
         second_stride: int = 1,
         num_classes: Optional[int] = None,
+        allow_duplicates: bool = True,
     ) -> None:
         check_split(split)  # first: which boxes are read depends on it
         if fps < 1 or second_stride < 1:
@@ -126,7 +127,9 @@ class Ava(VideoDataset):
                 f"{label_map_pbtxt}: action id {max(self.class_whitelist)} does not fit "
                 f"{self.num_classes} classes (MODEL.NUM_CLASSES)"
             )
-        self.video_names, self.frame_paths, _ = read_frame_lists(frame_list_csvs, prefix=frame_dir)
+        self.video_names, self.frame_paths, _ = read_frame_lists(
+            frame_list_csvs, prefix=frame_dir, allow_duplicates=allow_duplicates
+        )
         if split == "train":
             gt, predicted = gt_box_csvs, predicted_box_csvs
         elif predicted_box_csvs:

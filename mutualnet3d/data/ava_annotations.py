@@ -21,6 +21,8 @@ import os
 import re
 from typing import Optional, Sequence, Union
 
+from .annotations import read_lines, read_text
+
 __all__ = [
     "AVA_FIRST_SECOND",
     "AVA_VALID_SECONDS",
@@ -54,8 +56,7 @@ def read_labelmap(pbtxt_path: PathLike) -> tuple[list[dict[str, Union[int, str]]
     ``id`` as the official reader does; line breaks and indentation do not matter.
     ``ValueError`` on a block without a name or an id, a repeated id, or no block.
     """
-    with open(pbtxt_path, encoding="utf-8") as f:
-        text = f.read()
+    text = read_text(pbtxt_path)
     categories: list[dict[str, Union[int, str]]] = []
     class_ids: set[int] = set()
     for block in _ITEM.findall(text):
@@ -118,23 +119,22 @@ def read_box_csvs(
     positions: dict[tuple[str, int, tuple[float, ...]], int] = {}
     files = [(p, False) for p in gt_box_csvs] + [(p, True) for p in predicted_box_csvs]
     for path, predicted in files:
-        with open(path, encoding="utf-8") as f:
-            for number, line in enumerate(f, start=1):
-                if not line.strip():
-                    continue
-                video, second, box, action, score = _parse_box_row(
-                    path, number, line, predicted, num_classes
-                )
-                if second not in AVA_VALID_SECONDS or (predicted and score < score_thresh):
-                    continue
-                boxes = index.setdefault(video, {}).setdefault(second, [])
-                key = (video, second, box)
-                if key not in positions:
-                    positions[key] = len(boxes)
-                    boxes.append((box, []))
-                labels = boxes[positions[key]][1]
-                if not predicted and action not in labels:
-                    labels.append(action)  # type: ignore[arg-type]
+        for number, line in read_lines(path):
+            if not line.strip():
+                continue
+            video, second, box, action, score = _parse_box_row(
+                path, number, line, predicted, num_classes
+            )
+            if second not in AVA_VALID_SECONDS or (predicted and score < score_thresh):
+                continue
+            boxes = index.setdefault(video, {}).setdefault(second, [])
+            key = (video, second, box)
+            if key not in positions:
+                positions[key] = len(boxes)
+                boxes.append((box, []))
+            labels = boxes[positions[key]][1]
+            if not predicted and action not in labels:
+                labels.append(action)  # type: ignore[arg-type]
     for seconds in index.values():
         for boxes in seconds.values():
             for _, labels in boxes:

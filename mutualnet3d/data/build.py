@@ -107,7 +107,11 @@ class DatasetSpec:
     ``name`` is one of :data:`DATASETS`; ``root`` the folder of its csvs or image
     folders (DATA.PATH_TO_DATA_DIR); ``path_prefix`` is joined before every video or
     frame path of the csvs; ``separator`` splits path and label in Kinetics' csvs;
-    ``num_classes`` is the width of Charades' multi-hot labels. ``sampling`` is needed
+    ``num_classes`` is the width of Charades' multi-hot labels and AVA's targets, and
+    bounds every label the annotation files list, Kinetics' too, and ImageNet's class
+    folders (None: not checked);
+    ``allow_duplicates`` False refuses annotation rows listed twice (True keeps them,
+    as PySlowFast, and warns once per file with the count). ``sampling`` is needed
     by the video sets, ``ava`` by AVA, ``digits`` by Moving Digits; a missing one raises
     ``ValueError`` naming it. Fields a data set does not use are ignored by it.
     """
@@ -118,6 +122,7 @@ class DatasetSpec:
     path_prefix: str = ""
     separator: str = " "
     num_classes: Optional[int] = None
+    allow_duplicates: bool = True
     sampling: Optional[ClipSampling] = None
     spatial: SpatialSampling = SpatialSampling()
     views: TestViews = TestViews()
@@ -141,7 +146,7 @@ def _clip_arguments(spec: DatasetSpec, alpha: Optional[int]) -> dict[str, Any]:
     return dict(
         sampling=spec.sampling, spatial=spec.spatial, views=spec.views,
         normalization=spec.normalization, retry=spec.retry, alpha=alpha,
-        path_prefix=spec.path_prefix, seed=None,
+        path_prefix=spec.path_prefix, seed=None, allow_duplicates=spec.allow_duplicates,
     )
 
 
@@ -149,7 +154,7 @@ def _kinetics(spec: DatasetSpec, split: str, alpha: Optional[int]) -> Kinetics:
     csv = os.path.join(spec.root, f"{split}.csv")
     return Kinetics(
         csv, split, separator=spec.separator, decode_threads=spec.decode_threads,
-        **_clip_arguments(spec, alpha),
+        num_classes=spec.num_classes, **_clip_arguments(spec, alpha),
     )
 
 
@@ -178,6 +183,7 @@ def _ava(spec: DatasetSpec, split: str, alpha: Optional[int]) -> Ava:
         # PySlowFast validates on the key frames of every 4th second unless told otherwise.
         second_stride=4 if split == "val" and not files.full_test_on_val else 1,
         num_classes=spec.num_classes,
+        allow_duplicates=spec.allow_duplicates,
     )
 
 
@@ -186,7 +192,7 @@ def _imagenet(spec: DatasetSpec, split: str, alpha: Optional[int]) -> ImageFolde
     # The evaluation's short side: TEST_CROP_SIZE when larger than the crop, else the
     # ResNet papers' 256 -> 224 ratio.
     resize = s.test_crop_size if s.test_crop_size > s.crop_size else round(s.crop_size / 0.875)
-    return ImageFolderClassification(
+    dataset = ImageFolderClassification(
         os.path.join(spec.root, "train" if split == "train" else "val"), split,
         crop_size=s.crop_size, resize_size=resize, normalization=spec.normalization,
         random_flip=s.random_flip,
@@ -195,6 +201,14 @@ def _imagenet(spec: DatasetSpec, split: str, alpha: Optional[int]) -> ImageFolde
         # No failure ratio (PySlowFast has none for ImageNet): failures are only counted.
         retry=RetryPolicy(spec.retry.max_retries),
     )
+    # Labels are the class folders' indices: more folders than classes, labels outside.
+    if spec.num_classes is not None and dataset.num_classes > spec.num_classes:
+        raise ValueError(
+            f"{dataset.root}: {dataset.num_classes} class folders, so labels up to "
+            f"{dataset.num_classes - 1}, outside [0, {spec.num_classes}): the network has "
+            f"{spec.num_classes} classes (MODEL.NUM_CLASSES)"
+        )
+    return dataset
 
 
 def _moving_digits(spec: DatasetSpec, split: str, alpha: Optional[int]) -> MovingDigits:

@@ -76,6 +76,10 @@ class Charades(ClipDataset):
     ``convert_to_video_level_labels``), so all views of a video share the label that
     video-level mAP scores them against.
 
+    The list is checked as it is read (:func:`~mutualnet3d.data.frame_lists.read_frame_lists`):
+    labels in ``[0, num_classes)``, UTF-8, and frames listed twice for a video warned
+    (kept, as PySlowFast) or, with ``allow_duplicates`` False, refused.
+
     Broken frames: a missing, empty or corrupt frame file fails its clip, which is
     retried and counted in :attr:`failures` (frame path -> failed attempts) as
     ClipDataset says for unreadable videos.
@@ -100,13 +104,16 @@ class Charades(ClipDataset):
         seed: Optional[int] = None,
         path_prefix: str = "",
         num_classes: int = 157,
+        allow_duplicates: bool = True,
     ) -> None:
         if num_classes < 1:
             raise ValueError(f"num_classes must be >= 1, got {num_classes}")
         self.csv_path = csv_path
         self.path_prefix = path_prefix
         self.num_classes = num_classes
-        names, paths, labels = read_frame_lists(csv_path, num_classes=num_classes)
+        names, paths, labels = read_frame_lists(
+            csv_path, num_classes=num_classes, allow_duplicates=allow_duplicates
+        )
         #: ``original_vido_id`` of each video, in csv order
         self.video_names = names
         lengths = np.array([len(p) for p in paths], dtype=np.int64)

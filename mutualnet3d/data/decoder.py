@@ -45,6 +45,17 @@ MIN_DECODED_FRACTION = 0.5
 # Containers whose index (FFmpeg's index entries) lists every frame, in decode order.
 _FULL_INDEX_FORMATS = ("mov", "mp4", "avi")
 
+# A still image renamed as a video (photo.png -> clip.mp4) opens as a one-frame "video":
+# FFmpeg probes it by content, with one of its image demuxers (png_pipe, jpeg_pipe,
+# bmp_pipe..., image2; gif) and an image codec. All three together make it "not a video";
+# an MJPEG video (AVI, MOV, a raw .mjpeg stream) has another demuxer or more frames.
+_IMAGE_DEMUXERS = ("image2", "image2pipe", "gif", "apng")
+_IMAGE_CODECS = (
+    "png", "apng", "mjpeg", "jpegls", "jpeg2000", "jpegxl", "bmp", "tiff", "webp", "gif",
+    "ppm", "pgm", "pgmyuv", "pbm", "pam", "pfm", "qoi", "sgi", "targa", "pcx", "dds",
+    "dpx", "exr", "hdr", "psd", "sunrast", "xbm", "xpm", "xwd", "svg",
+)  # fmt: skip
+
 
 class DecodeError(RuntimeError):
     """A video could not be opened or decoded, or holds no frames.
@@ -253,6 +264,17 @@ def _scan_packets(path: str, container, stream) -> _Scan:
     return scan
 
 
+def _still_image(container, stream, frames: int) -> str:
+    """The codec of a file that is one still image opened as a video ("" otherwise):
+    a single stored frame, of an image codec, read by one of FFmpeg's image demuxers."""
+    codec = stream.codec_context.name
+    demuxers = container.format.name.split(",")
+    by_image = any(d.endswith("_pipe") or d in _IMAGE_DEMUXERS for d in demuxers)
+    if frames == 1 and by_image and codec in _IMAGE_CODECS:
+        return "jpeg" if codec == "mjpeg" else codec
+    return ""
+
+
 def _unseekable(scan: _Scan) -> str:
     """Why seeking by ``scan``'s keyframes cannot be trusted ("" when it can)."""
     if not scan.keys or scan.keys[0] != 0:
@@ -268,12 +290,13 @@ def probe_video(path: str, container, stream, target_fps: float) -> VideoIndex:
     """The :class:`VideoIndex` of ``stream``: read from the container's index where it
     lists every frame (MP4/MOV, AVI), else by demuxing every packet (no decoding).
 
-    Raises :class:`DecodeError` for a file with no stored frame, or a truncated one:
-    its frames cover less than :data:`MIN_DECODED_FRACTION` of the stream's duration
-    (the container's where the stream has none), judged where its data ends early
-    (index entries past the end of the file, a packet cut short) or where no index
-    lists every frame (an index that lists fewer frames than a header declares is a
-    complete file, as AVIs whose camera dropped frames).
+    Raises :class:`DecodeError` for a file with no stored frame, for a still image
+    ("not a video": one frame of an image codec, read by an image demuxer), or for a
+    truncated one: its frames cover less than :data:`MIN_DECODED_FRACTION` of the
+    stream's duration (the container's where the stream has none), judged where its
+    data ends early (index entries past the end of the file, a packet cut short) or
+    where no index lists every frame (an index that lists fewer frames than a header
+    declares is a complete file, as AVIs whose camera dropped frames).
     """
     tb = stream.time_base
     fmt = container.format.name.split(",")
@@ -284,6 +307,9 @@ def probe_video(path: str, container, stream, target_fps: float) -> VideoIndex:
         scan = _scan_packets(path, container, stream)
     if scan.count == 0:
         raise DecodeError(path, "no frames")
+    still = _still_image(container, stream, scan.count)
+    if still:
+        raise DecodeError(path, f"not a video (a still {still} image)")
     fps = _measured_fps(stream, scan.count, scan.first, scan.last) or float(target_fps)
     # The stream's duration, else the container's (Matroska keeps it there).
     duration = stream.duration
@@ -514,7 +540,8 @@ def decode_clip(
     (``"corrupt"``, ``"empty"``; ``"decoded"`` counts the packets decoded); a picked
     frame that did not decode is replaced by the nearest one that did, earlier first.
     Raises :class:`DecodeError` naming ``path`` for a missing, empty, unreadable,
-    frameless or truncated file, or one whose clip has no decodable frame.
+    frameless or truncated file, a still image ("not a video"), or one whose clip has
+    no decodable frame.
     """
     check_file(path)
     counts = {} if counts is None else counts

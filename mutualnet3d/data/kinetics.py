@@ -13,6 +13,7 @@ from typing import Optional
 
 import torch
 
+from .annotations import check_duplicates, read_lines
 from .clip_dataset import ClipDataset
 from .decoder import decode_clip
 from .specs import ClipSampling, Normalization, RetryPolicy, SpatialSampling, TestViews
@@ -21,44 +22,71 @@ __all__ = ["Kinetics", "read_annotations"]
 
 
 def read_annotations(
-    csv_path: str, path_prefix: str = "", separator: str = " "
+    csv_path: str,
+    path_prefix: str = "",
+    separator: str = " ",
+    *,
+    num_classes: Optional[int] = None,
+    allow_duplicates: bool = True,
 ) -> list[tuple[str, int]]:
     """``(video path, label)`` per line of ``csv_path``; paths joined to ``path_prefix``.
 
     No header; blank lines are skipped. A whitespace ``separator`` (the default " ")
     splits on any run of whitespace, as PySlowFast's first versions did; any other
-    separator splits exactly and strips the fields. A line without exactly two fields
-    or with a label that is not a non-negative integer raises ``ValueError`` naming the
-    file and the 1-based line number.
+    separator splits exactly and strips the fields. A line without exactly two fields,
+    with a label that is not a non-negative integer, or (with ``num_classes``) a label
+    outside ``[0, num_classes)``, raises ``ValueError`` naming the file and the 1-based
+    line number; so do bytes that are not UTF-8. Rows listed again (the same path and
+    label) are kept, as PySlowFast keeps them, and warned once with their count
+    (:class:`~mutualnet3d.data.annotations.AnnotationWarning`); ``allow_duplicates``
+    False refuses them.
     """
     entries: list[tuple[str, int]] = []
-    with open(csv_path, encoding="utf-8") as f:
-        for number, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            if separator.strip():
-                fields = [field.strip() for field in line.split(separator)]
-            else:
-                fields = line.split()
-            if len(fields) != 2 or not fields[0]:
-                raise ValueError(
-                    f"{csv_path}, line {number}: expected 'path{separator}label', "
-                    f"got {line.rstrip()!r} ({len(fields)} fields)"
-                )
-            path, label = fields
-            try:
-                value = int(label)
-            except ValueError:
-                value = -1
-            if value < 0:
-                raise ValueError(
-                    f"{csv_path}, line {number}: label must be a non-negative integer, "
-                    f"got {label!r}"
-                )
-            entries.append((os.path.join(path_prefix, path), value))
+    seen: set[tuple[str, int]] = set()
+    duplicates, first = 0, 0
+    for number, line in read_lines(csv_path):
+        if not line.strip():
+            continue
+        path, label = _parse_row(csv_path, number, line, separator, num_classes)
+        entry = (os.path.join(path_prefix, path), label)
+        if entry in seen:
+            duplicates, first = duplicates + 1, first or number
+        seen.add(entry)
+        entries.append(entry)
     if not entries:
         raise ValueError(f"{csv_path}: no videos listed")
+    check_duplicates(csv_path, duplicates, first, "the same path and label", allow_duplicates)
     return entries
+
+
+def _parse_row(
+    csv_path: str, number: int, line: str, separator: str, num_classes: Optional[int]
+) -> tuple[str, int]:
+    """``(path, label)`` of one non-blank line (see :func:`read_annotations`)."""
+    if separator.strip():
+        fields = [field.strip() for field in line.split(separator)]
+    else:
+        fields = line.split()
+    if len(fields) != 2 or not fields[0]:
+        raise ValueError(
+            f"{csv_path}, line {number}: expected 'path{separator}label', "
+            f"got {line.rstrip()!r} ({len(fields)} fields)"
+        )
+    path, label = fields
+    try:
+        value = int(label)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise ValueError(
+            f"{csv_path}, line {number}: label must be a non-negative integer, got {label!r}"
+        )
+    if num_classes is not None and value >= num_classes:
+        raise ValueError(
+            f"{csv_path}, line {number}: label {value} outside [0, {num_classes}): the "
+            f"network has {num_classes} classes (MODEL.NUM_CLASSES)"
+        )
+    return path, value
 
 
 class Kinetics(ClipDataset):
@@ -69,7 +97,8 @@ class Kinetics(ClipDataset):
     class (int). A clip spans ``num_frames * sampling_rate`` frames at
     ``sampling.target_fps`` (PySlowFast's ``TARGET_FPS``), whatever the video's own
     frame rate. ``path_prefix`` is joined before each csv path; ``separator`` splits
-    path and label (:func:`read_annotations`).
+    path and label; labels must lie in ``[0, num_classes)`` when it is given, and
+    ``allow_duplicates`` False refuses rows listed twice (:func:`read_annotations`).
     """
 
     def __init__(
@@ -87,10 +116,18 @@ class Kinetics(ClipDataset):
         path_prefix: str = "",
         separator: str = " ",
         decode_threads: bool = False,
+        num_classes: Optional[int] = None,
+        allow_duplicates: bool = True,
     ) -> None:
         self.csv_path = csv_path
         self.decode_threads = decode_threads
-        entries = read_annotations(csv_path, path_prefix, separator)
+        entries = read_annotations(
+            csv_path,
+            path_prefix,
+            separator,
+            num_classes=num_classes,
+            allow_duplicates=allow_duplicates,
+        )
         self.videos = [path for path, _ in entries]
         #: packets that did not decode, per file (this process), in clips that loaded
         self.skipped_packets: dict[str, int] = {}

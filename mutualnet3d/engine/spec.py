@@ -409,7 +409,7 @@ def dataset_spec(cfg: CfgNode, split: str) -> DatasetSpec:
     DATA.PATH_TO_DATA_DIR, PATH_PREFIX, PATH_LABEL_SEPARATOR, NUM_FRAMES, SAMPLING_RATE,
     TARGET_FPS, TRAIN_JITTER_SCALES, TRAIN_CROP_SIZE, TEST_CROP_SIZE, RANDOM_FLIP,
     INV_UNIFORM_SAMPLE, MEAN, STD, REVERSE_INPUT_CHANNEL, MAX_DECODE_RETRIES,
-    MAX_FAILURE_RATIO, USE_OFFSET_SAMPLING; MODEL.NUM_CLASSES; TEST.NUM_ENSEMBLE_VIEWS, NUM_SPATIAL_CROPS;
+    MAX_FAILURE_RATIO, USE_OFFSET_SAMPLING, ALLOW_DUPLICATES; MODEL.NUM_CLASSES; TEST.NUM_ENSEMBLE_VIEWS, NUM_SPATIAL_CROPS;
     for ava the AVA paths and file names, for moving_digits the MOVING_DIGITS keys.
     The config is a validated one (``load_config``: known data sets, FFmpeg decoding).
     The pathway ratio ``alpha`` is not part of the spec: it is the model's.
@@ -423,6 +423,7 @@ def dataset_spec(cfg: CfgNode, split: str) -> DatasetSpec:
         path_prefix=data.PATH_PREFIX,
         separator=data.PATH_LABEL_SEPARATOR,
         num_classes=cfg.MODEL.NUM_CLASSES,
+        allow_duplicates=data.ALLOW_DUPLICATES,
         sampling=ClipSampling(data.NUM_FRAMES, data.SAMPLING_RATE, data.TARGET_FPS),
         spatial=SpatialSampling(
             tuple(data.TRAIN_JITTER_SCALES),

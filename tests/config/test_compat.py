@@ -90,12 +90,14 @@ DIST_BACKEND: nccl
 def test_pyslowfast_yaml_loads_with_its_own_model_name(tmp_path):
     path = write(tmp_path / "pyslowfast.yaml", PYSLOWFAST_KEYS)
     # PySlowFast's name builds the network its keys describe (here res5 at stride 1,
-    # dilated); one of our variants fixes its own, and refuses keys that contradict it.
+    # dilated); one of our variants fixes its own, and refuses keys that contradict it,
+    # naming the file that sets them.
     cfg = load_config(path)
     assert cfg.MODEL.MODEL_NAME == "SlowFast"
     with pytest.raises(
         ConfigError,
-        match=r"^RESNET\.SPATIAL_STRIDES \[\[1, 1\], \[2, 2\], \[2, 2\], \[1, 1\]\] does not "
+        match=rf"^{re.escape(path)}: "
+        r"RESNET\.SPATIAL_STRIDES \[\[1, 1\], \[2, 2\], \[2, 2\], \[1, 1\]\] does not "
         r"match MODEL\.MODEL_NAME 'slowfast_r50', which is built with spatial_strides=",
     ):
         load_config(path, ["MODEL.MODEL_NAME", "slowfast_r50"])

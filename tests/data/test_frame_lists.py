@@ -54,8 +54,8 @@ def test_rows_are_grouped_by_video_in_file_order(tmp_path: Path) -> None:
     [
         ('a 0 0 a/1.jpg ""\na 0 a/2.jpg ""\n', 3, "expected 5 fields"),
         ('a 0 0 a/1.jpg ""\na 0 1 a/2.jpg "1,x"\n', 3, "labels must be integers"),
-        ('a 0 0 a/1.jpg "5"\n', 2, r"in \[0, 5\)"),  # class 5 of 5 classes
-        ('a 0 0 a/1.jpg "-1"\n', 2, "labels must be integers"),
+        ('a 0 0 a/1.jpg "5"\n', 2, r"label 5 outside \[0, 5\)"),  # class 5 of 5 classes
+        ('a 0 0 a/1.jpg "-1"\n', 2, r"label -1 outside \[0, 5\)"),
         ('a 0 0 a/1.jpg "" extra\n', 2, "got 6"),
     ],
 )

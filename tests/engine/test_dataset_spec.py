@@ -102,6 +102,8 @@ def test_dataset_spec_holds_every_data_key(kinetics_dir) -> None:
         "7",
         "DATA.USE_OFFSET_SAMPLING",
         "True",
+        "DATA.ALLOW_DUPLICATES",
+        "False",
     )
     spec = dataset_spec(cfg, "val")
     assert (spec.name, spec.root, spec.path_prefix, spec.separator, spec.num_classes) == (
@@ -118,6 +120,7 @@ def test_dataset_spec_holds_every_data_key(kinetics_dir) -> None:
     assert spec.views == TestViews(2, 1, use_offset=True)
     assert spec.normalization == Normalization((0.5, 0.4, 0.3), (0.2, 0.2, 0.1))
     assert spec.retry == RetryPolicy(3, 0.5)
+    assert spec.allow_duplicates is False
     assert spec.ava is None and spec.digits is None
     assert dataset_spec(cfg, "test") == spec  # TEST.DATASET is kinetics too
     hash(spec)  # frozen all the way down
