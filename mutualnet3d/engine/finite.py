@@ -24,7 +24,7 @@ class NonFiniteError(FloatingPointError):
 
 
 def _floating(value: Any) -> bool:
-    return torch.is_tensor(value) and (value.is_floating_point() or value.is_complex())
+    return torch.is_tensor(value) and value.is_floating_point()
 
 
 def describe(name: str, tensor: torch.Tensor) -> str:
