@@ -24,7 +24,14 @@ from ..data import DatasetSpec, build_dataset
 from ..evaluation import AvaEvaluator, format_table, pareto_front, plot_tables, write_tables
 from ..slim import SubnetConfig, count_flops, count_params, enable_sync_bn, set_width
 from .calibrate import calibrate_grid, precise_bn
-from .checkpoint import Checkpointer, load_for_eval
+from .checkpoint import (
+    Checkpointer,
+    check_writable,
+    checkpoint_dir,
+    load_for_eval,
+    remove_stale_temporaries,
+    require_finite,
+)
 from .distributed import (
     all_gather_objects,
     device_for_rank,
@@ -45,8 +52,7 @@ __all__ = ["run"]
 def run(cfg: CfgNode) -> None:
     """Every stage the config enables, in order: train, calibrate + search, test."""
     spec = RunSpec.from_cfg(cfg, get_world_size())
-    Path(spec.output_dir).mkdir(parents=True, exist_ok=True)
-    setup_logging(spec.output_dir)
+    _prepare_output(spec)
     logger.info("world size %d, output %s", get_world_size(), os.path.abspath(spec.output_dir))
     if get_world_size() > 1:  # to find a rank's process (a stalled one, say) by its id
         logger.info("process ids by rank: %s", all_gather_objects(os.getpid()))
@@ -78,6 +84,7 @@ def run(cfg: CfgNode) -> None:
             fallback=spec.train.init_checkpoint,
             fallback_type=spec.train.init_checkpoint_type,
         )
+    require_finite(model, spec.output_dir, "before calibration, search and test")
     grid = spec.search.grid(model.full_config())
     if spec.search.calibrate:
         _calibrate(spec, model, grid, checkpoints, device)
@@ -85,6 +92,22 @@ def run(cfg: CfgNode) -> None:
         _search(spec, model, grid, device)
     if spec.test.enabled:
         _test(spec, model, device)
+
+
+def _prepare_output(spec: RunSpec) -> None:
+    """Before any work: the output folders checked writable by the main process (and the
+    checkpoint folder, where training or calibration writes), the log opened, and the
+    temporary files of checkpoint writes a kill interrupted removed."""
+    folders = [Path(spec.output_dir)]
+    if spec.train.enabled or spec.search.calibrate:
+        folders.append(checkpoint_dir(spec.output_dir))
+    if is_main_process():
+        check_writable(folders)
+    else:
+        Path(spec.output_dir).mkdir(parents=True, exist_ok=True)
+    setup_logging(spec.output_dir)
+    if is_main_process():
+        remove_stale_temporaries(spec.output_dir)
 
 
 def _log_model(model: nn.Module) -> None:

@@ -22,12 +22,15 @@ from ..evaluation import top_k_correct
 from ..slim import SubnetConfig
 from .checkpoint import (
     Checkpointer,
-    latest_checkpoint,
-    load_checkpoint_file,
+    checkpoint_dir,
+    last_good,
     rank_rng_state,
     set_rng_state,
+    unwrap,
+    usable_checkpoint,
 )
 from .distributed import all_reduce_sum, get_world_size
+from .finite import NonFiniteError, non_finite_state
 from .forward import batch_boxes, batch_inputs, batch_targets
 from .logs import log_stats
 from .mutual import StepResult, mutual_step
@@ -35,6 +38,7 @@ from .pretrained import load_pretrained
 from .skips import SKIPS
 from .solver import Criterion, LRSchedule, set_lr
 from .spec import LoaderSpec, TrainSpec
+from .weights_file import CheckpointError
 
 __all__ = ["MutualTrainer", "resume_or_initialise", "train"]
 
@@ -80,7 +84,13 @@ class MutualTrainer:
     def step(
         self, batch: dict[str, Any], step: int, epoch: float, device: torch.device
     ) -> StepResult:
-        """Train global step ``step`` (at fractional ``epoch``) on one batch."""
+        """Train global step ``step`` (at fractional ``epoch``) on one batch.
+
+        Raises:
+            FloatingPointError: a loss is NaN or infinite, or after the optimizer step a
+                weight or buffer is (a diverging run's BN statistics can overflow while
+                its loss stays finite); the first one is named.
+        """
         set_lr(self.optimizer, self.schedule(epoch))
         ddp = isinstance(self.model, DistributedDataParallel)
         self.optimizer.zero_grad(set_to_none=True)
@@ -108,6 +118,11 @@ class MutualTrainer:
                 nn.utils.clip_grad_norm_(parameters, self.clip_grad_l2norm)
         self.scaler.step(self.optimizer)
         self.scaler.update()
+        bad = non_finite_state(unwrap(self.model))
+        if bad is not None:
+            raise FloatingPointError(
+                f"{bad} after the optimizer step, with a finite loss ({result.loss:.4g})"
+            )
         return result
 
 
@@ -183,9 +198,9 @@ def _train_epoch(
         try:
             result = trainer.step(batch, step, epoch + it / iters, device)
         except FloatingPointError as error:
-            raise FloatingPointError(
-                f"epoch {epoch + 1}, iteration {it + 1}: {error}; the last good checkpoint in "
-                f"{output_dir} is untouched"
+            raise NonFiniteError(
+                f"epoch {epoch + 1}, iteration {it + 1}: {error}; "
+                f"{last_good(checkpoint_dir(output_dir))}"
             ) from None
         totals[0] += result.loss
         if (it + 1) % spec.log_period and it + 1 != iters:
@@ -240,22 +255,24 @@ def resume_or_initialise(
     inflate: bool = False,
     epoch_reset: bool = False,
 ) -> int:
-    """The epoch training starts at: resumed from ``output_dir``'s newest checkpoint
-    (``auto_resume``: model, optimizer, scaler and RNG states), else 0 after loading
-    ``init_checkpoint``'s weights if given (fine-tuning, :func:`~.pretrained.load_pretrained`:
-    ours, PyTorchVideo's, PySlowFast's or Caffe2's, of ``init_checkpoint_type``
-    (TRAIN.CHECKPOINT_TYPE), 2D kernels inflated with ``inflate``
-    (TRAIN.CHECKPOINT_INFLATE); a classifier of another class count is re-initialised;
-    every tensor not loaded is logged). As in PySlowFast, a file that records its epoch
-    (ours, PySlowFast's) continues that count unless ``epoch_reset``
+    """The epoch training starts at: resumed from ``output_dir``'s newest checkpoint that
+    loads completely into the model (``auto_resume``: model, optimizer, scaler and RNG
+    states; :func:`~.checkpoint.usable_checkpoint` names each newer one it passes over and
+    refuses a folder where none loads; a state of another optimizer is refused), else 0
+    after loading ``init_checkpoint``'s weights if given (fine-tuning,
+    :func:`~.pretrained.load_pretrained`: ours, PyTorchVideo's, PySlowFast's or Caffe2's, of
+    ``init_checkpoint_type`` (TRAIN.CHECKPOINT_TYPE), 2D kernels inflated with ``inflate``
+    (TRAIN.CHECKPOINT_INFLATE); a classifier of another class count is re-initialised; every
+    tensor not loaded is logged). As in PySlowFast, a file that records its epoch (ours,
+    PySlowFast's) continues that count unless ``epoch_reset``
     (TRAIN.CHECKPOINT_EPOCH_RESET); the optimizer starts afresh either way (PySlowFast's
     momentum buffers follow its own parameter order)."""
-    path = latest_checkpoint(output_dir) if auto_resume else None
-    if path is not None:
-        state = load_checkpoint_file(path)
+    found = usable_checkpoint(output_dir, model, optimizer_state=True) if auto_resume else None
+    if found is not None:
+        path, state = found
         model.load_state_dict(state["model_state"], strict=True)
         if state.get("optimizer_state"):
-            optimizer.load_state_dict(state["optimizer_state"])
+            _load_optimizer(optimizer, path, state)
         if state.get("scaler_state"):
             scaler.load_state_dict(state["scaler_state"])
         rng = rank_rng_state(state, path)
@@ -285,3 +302,31 @@ def resume_or_initialise(
             )
             return report.epochs_done
     return 0
+
+
+def _load_optimizer(optimizer: torch.optim.Optimizer, path: Any, state: dict[str, Any]) -> None:
+    """The checkpoint's optimizer state into ``optimizer``; refused (CheckpointError naming
+    both) when another optimizer wrote it: by the name our checkpoints store, or, in one
+    written before they did, by settings of its parameter groups ``optimizer`` lacks."""
+    current = type(optimizer).__name__
+    saved, saved_state = state.get("optimizer_name"), state["optimizer_state"]
+    if saved is not None and saved != current:
+        raise CheckpointError(
+            f"{path}: written by a run with the {saved} optimizer, and this run's is {current} "
+            f"(SOLVER.OPTIMIZING_METHOD); a {saved} state cannot resume {current}: resume "
+            "with the same optimizer or train in another OUTPUT_DIR"
+        )
+    own = {key for group in optimizer.param_groups for key in group}
+    foreign = sorted({k for g in saved_state.get("param_groups", []) for k in g} - own)
+    if saved is None and foreign:
+        raise CheckpointError(
+            f"{path}: its optimizer state has settings {foreign} that this run's {current} "
+            "lacks (SOLVER.OPTIMIZING_METHOD): it was written by another optimizer; resume "
+            "with the same optimizer or train in another OUTPUT_DIR"
+        )
+    try:
+        optimizer.load_state_dict(saved_state)
+    except (ValueError, KeyError) as error:
+        raise CheckpointError(
+            f"{path}: its optimizer state does not fit this run's {current}: {error}"
+        ) from None

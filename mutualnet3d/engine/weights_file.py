@@ -22,7 +22,9 @@
   must be one.
 
 DDP's ``module.`` prefixes are removed in every format. A file that is none of these
-raises :class:`CheckpointError` naming the file and the format it was taken for.
+(an empty or a text file among them: :func:`unreadable`) or that holds a NaN or an
+infinity raises :class:`CheckpointError` naming the file and the format it was taken for
+(and the first non-finite tensor).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from typing import Any, Mapping
 import torch
 
 from .caffe2 import ForbiddenGlobal, caffe2_blobs, caffe2_to_pyslowfast, read_pickle
+from .finite import first_non_finite
 from .pyslowfast_names import is_pyslowfast_state
 
 __all__ = [
@@ -44,6 +47,7 @@ __all__ = [
     "WeightsFile",
     "read_weights",
     "strip_prefix",
+    "unreadable",
 ]
 
 #: format -> what it is (the log names both)
@@ -97,6 +101,38 @@ def strip_prefix(state: Mapping[str, Any], prefix: str = "module.") -> dict[str,
     return out
 
 
+def _text_head(path: str) -> str | None:
+    """The first line's start when the file opens with text (UTF-8, no control bytes)."""
+    with open(path, "rb") as f:
+        raw = f.read(256)
+    head = raw.decode("utf-8", errors="replace")
+    if len(raw) == 256:
+        head = head.rstrip("\ufffd")  # perhaps a character cut in two
+    if not head.strip() or any(
+        c == "\ufffd" or (c not in "\t\n\r" and not c.isprintable()) for c in head
+    ):
+        return None
+    return head.strip().splitlines()[0][:40]
+
+
+def unreadable(path: str | os.PathLike, error: BaseException, reader: str) -> CheckpointError:
+    """A one-line :class:`CheckpointError` for a file ``reader`` could not read: an empty
+    file, a text file (its first characters), or ``error``'s type and message."""
+    path = os.fspath(path)
+    if os.path.isfile(path) and os.path.getsize(path) == 0:
+        return CheckpointError(f"{path}: empty file (0 bytes), not a checkpoint")
+    try:
+        head = _text_head(path)
+    except OSError:
+        head = None
+    if head is not None:
+        return CheckpointError(
+            f"{path}: a text file (starting {head!r}), not a PyTorch or Caffe2 checkpoint"
+        )
+    message = " ".join(str(error).split())[:300]
+    return CheckpointError(f"{path}: not readable {reader}: {type(error).__name__}: {message}")
+
+
 def read_weights(path: str | os.PathLike, checkpoint_type: str = "pytorch") -> WeightsFile:
     """The tensors of ``path`` and the format they were recognised as (module docstring).
 
@@ -104,8 +140,19 @@ def read_weights(path: str | os.PathLike, checkpoint_type: str = "pytorch") -> W
         path: a ``.pyth`` / ``.pt`` / ``.pkl`` file.
         checkpoint_type: ``"pytorch"`` (the file decides) or ``"caffe2"`` (the file must
             be a Caffe2 pickle), PySlowFast's TRAIN/TEST.CHECKPOINT_TYPE.
+
+    Raises:
+        CheckpointError: the file is none of the formats, or a tensor of its weights is
+            NaN or infinite (the first one named).
     """
-    path = os.fspath(path)
+    weights = _read_weights(os.fspath(path), checkpoint_type)
+    bad = first_non_finite(weights.state)
+    if bad is not None:
+        raise weights.error(f"non-finite weights: {bad}; refusing to load them")
+    return weights
+
+
+def _read_weights(path: str, checkpoint_type: str) -> WeightsFile:
     if checkpoint_type not in CHECKPOINT_TYPES:
         raise ValueError(
             f"checkpoint type must be one of {CHECKPOINT_TYPES}, got {checkpoint_type!r}"
@@ -113,7 +160,7 @@ def read_weights(path: str | os.PathLike, checkpoint_type: str = "pytorch") -> W
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{path}: no such weights file")
     if os.path.getsize(path) == 0:
-        raise CheckpointError(f"{path}: empty file, neither a PyTorch nor a Caffe2 checkpoint")
+        raise CheckpointError(f"{path}: empty file (0 bytes), not a checkpoint")
     caffe2 = checkpoint_type == "caffe2"
     if zipfile.is_zipfile(path):
         if caffe2:
@@ -127,9 +174,10 @@ def read_weights(path: str | os.PathLike, checkpoint_type: str = "pytorch") -> W
         except ForbiddenGlobal as error:
             raise CheckpointError(f"{error} (taken for caffe2: {FORMATS['caffe2']})") from error
         except Exception as error:  # noqa: BLE001 - whatever a corrupt pickle raises
-            raise CheckpointError(
-                f"{path}: neither a PyTorch zip file nor a readable pickle (taken for caffe2: "
-                f"{FORMATS['caffe2']}): {type(error).__name__}: {error}"
+            raise unreadable(
+                path,
+                error,
+                f"as a PyTorch zip file or a pickle (taken for caffe2: {FORMATS['caffe2']})",
             ) from error
     if isinstance(first, int) and first == _TORCH_LEGACY_MAGIC:
         if caffe2:
@@ -152,9 +200,8 @@ def _torch_file(path: str) -> WeightsFile:
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # noqa: BLE001 - torch raises many kinds; all are fatal here
-        raise CheckpointError(
-            f"{path}: not readable as a PyTorch file with weights_only=True (no pickled "
-            f"code runs): {type(error).__name__}: {error}"
+        raise unreadable(
+            path, error, "as a PyTorch file with weights_only=True (no pickled code runs)"
         ) from error
     if not isinstance(payload, Mapping):
         raise CheckpointError(

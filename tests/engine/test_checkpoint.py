@@ -58,6 +58,7 @@ def test_checkpointer_writes_pyslowfasts_layout_and_the_config(tmp_path):
         "epoch",
         "model_state",
         "optimizer_state",
+        "optimizer_name",
         "scaler_state",
         "rng_state",
         "rng_states",  # one per process, in rank order
@@ -68,6 +69,7 @@ def test_checkpointer_writes_pyslowfasts_layout_and_the_config(tmp_path):
     assert (
         state["epoch"] == 4 and state["cfg"].startswith("MODEL:") and state["scaler_state"] is None
     )
+    assert state["optimizer_name"] == "SGD"
     assert (
         checkpoints.save(model, 4, name="checkpoint_calibrated.pyth").name
         == "checkpoint_calibrated.pyth"
