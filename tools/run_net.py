@@ -15,8 +15,11 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 
-from mutualnet3d.config import ConfigError, check_process_layout, load_config
+from fvcore.common.config import CfgNode
+
+from mutualnet3d.config import ConfigError, ConfigWarning, check_process_layout, load_config
 from mutualnet3d.engine import run
 from mutualnet3d.engine.distributed import launch
 
@@ -73,11 +76,22 @@ def _processes(args: argparse.Namespace, num_shards: int) -> int | None:
     return args.num_procs * num_shards if args.num_procs else None
 
 
+def _load_config_saying(path: str, opts: list[str]) -> tuple[CfgNode, tuple[str, ...]]:
+    """``load_config``, and its ConfigWarnings' messages for the run's log (which does not
+    exist yet); every warning is still shown as it comes."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")
+        cfg = load_config(path, opts)
+    for w in caught:
+        warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+    return cfg, tuple(str(w.message) for w in caught if issubclass(w.category, ConfigWarning))
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     for path in args.cfg_files:
         try:
-            cfg = load_config(path, overrides(args))
+            cfg, said = _load_config_saying(path, overrides(args))
             processes = _processes(args, cfg.NUM_SHARDS)
             if processes is not None:
                 check_process_layout(cfg, processes)
@@ -87,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         cfg.freeze()
         launch(
             run,
-            (cfg,),
+            (cfg, said),
             num_gpus=cfg.NUM_GPUS,
             num_shards=cfg.NUM_SHARDS,
             shard_id=cfg.SHARD_ID,

@@ -20,6 +20,7 @@ def setup_logging(output_dir: str) -> None:
     """Rank 0 logs to stdout and ``output_dir/stdout.log``; other ranks only warnings."""
     # Python warnings (skipped videos, ignored keys...) go to the same log, also from
     # DataLoader workers, which inherit these handlers.
+    logging.captureWarnings(False)  # re-armed: a caller may have reset warnings.showwarning
     logging.captureWarnings(True)
     for name in ("mutualnet3d", "py.warnings"):
         for handler in logging.getLogger(name).handlers:

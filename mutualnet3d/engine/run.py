@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import random
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any, Optional, Sequence, Union
 
 import numpy as np
 import simplejson
@@ -49,11 +49,16 @@ from .train import MutualTrainer, resume_or_initialise, train
 __all__ = ["run"]
 
 
-def run(cfg: CfgNode) -> None:
-    """Every stage the config enables, in order: train, calibrate + search, test."""
+def run(cfg: CfgNode, config_warnings: Sequence[str] = ()) -> None:
+    """Every stage the config enables, in order: train, calibrate + search, test.
+
+    ``config_warnings``: what loading ``cfg`` warned (before the run's log existed),
+    repeated in it."""
     spec = RunSpec.from_cfg(cfg, get_world_size())
     _prepare_output(spec)
     logger.info("world size %d, output %s", get_world_size(), os.path.abspath(spec.output_dir))
+    for message in config_warnings:
+        logger.warning("config: %s", message)
     if get_world_size() > 1:  # to find a rank's process (a stalled one, say) by its id
         logger.info("process ids by rank: %s", all_gather_objects(os.getpid()))
     for setting in spec.equivalent:

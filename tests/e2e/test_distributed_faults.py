@@ -23,7 +23,7 @@ from .test_run_net import SLOW, _free_port, tiny_opts
 pytestmark = pytest.mark.slow  # whole runs in subprocesses
 
 ROOT = Path(__file__).resolve().parents[2]
-EPOCHS = 3
+EPOCHS = 2
 
 
 @pytest.fixture

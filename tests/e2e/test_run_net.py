@@ -1,5 +1,6 @@
 """tools/run_net.py end to end on tiny generated videos: train, calibrate, search, test."""
 
+import importlib.util
 import json
 import socket
 import subprocess
@@ -195,6 +196,43 @@ def test_non_finite_loss_names_epoch_and_iteration(kinetics_dir, tmp_path):
     cfg = _cfg(kinetics_dir, tmp_path / "nan", "SOLVER.BASE_LR", "1e30", "SOLVER.MAX_EPOCH", "2")
     with pytest.raises(FloatingPointError, match=r"epoch \d+, iteration \d+"):
         run(cfg)
+
+
+@pytest.mark.parametrize("workers", [0, 1])
+def test_every_warning_reaches_the_run_log_with_its_count(kinetics_dir, tmp_path, workers):
+    # A broken video in train.csv, an evaluated size never trained: both in stdout.log,
+    # the skips counted in the epoch's json_stats (also from a DataLoader worker).
+    (kinetics_dir.root / "videos" / "broken.mp4").write_bytes(b"\x00" * 5000)
+    with open(kinetics_dir.csv("train"), "a") as f:
+        f.write("videos/broken.mp4 0\n")
+    out = tmp_path / "warned"
+    opts = tiny_opts(
+        kinetics_dir,
+        out,
+        **{
+            "SOLVER.MAX_EPOCH": "1",
+            "TRAIN.BATCH_SIZE": "5",
+            "MUTUALNET.EVAL_SPATIAL_SIZES": "[32, 16]",
+            "MUTUALNET.EVAL_WIDTHS": "[1.0]",
+            "MUTUALNET.BN_CALIB_BATCHES": "1",
+            "TEST.ENABLE": "False",
+            "DATA_LOADER.NUM_WORKERS": str(workers),
+        },
+    )
+    spec = importlib.util.spec_from_file_location("run_net", ROOT / "tools" / "run_net.py")
+    run_net = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(run_net)
+    with pytest.warns(UserWarning):
+        assert run_net.main(["--cfg", SLOW, *opts]) == 0
+    log = (out / "stdout.log").read_text()
+    assert "config: MUTUALNET.EVAL_SPATIAL_SIZES [16] lie outside the trained sizes" in log
+    assert "skipping video" in log and "broken.mp4" in log
+    epoch = [
+        json.loads(line.split("json_stats: ")[1])
+        for line in log.splitlines()
+        if '"_type": "train_epoch"' in line
+    ]
+    assert len(epoch) == 1 and epoch[0]["skipped_loads"] >= 1, epoch
 
 
 ABLATIONS = ROOT / "configs" / "Kinetics" / "ablations"

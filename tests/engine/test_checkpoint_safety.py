@@ -85,6 +85,7 @@ def _poisoned(path: Path, num_classes: int = 2) -> Path:
 # -- nothing non-finite is saved -------------------------------------------------------------
 
 
+@pytest.mark.slow  # whole tiny runs, 1.5-3 s each
 @pytest.mark.parametrize("method, lr", [("sgd", "1e3"), ("adamw", "1e6")])
 def test_a_diverging_run_with_a_finite_loss_stops_at_the_iteration_and_saves_nothing_bad(
     kinetics_dir, tmp_path, method, lr
@@ -109,6 +110,7 @@ def test_a_diverging_run_with_a_finite_loss_stops_at_the_iteration_and_saves_not
         assert message.endswith(f"there is no good checkpoint in {checkpoint_dir(str(out))}")
 
 
+@pytest.mark.slow  # a tiny run or several models: 0.5-1 s
 def test_a_diverging_loss_names_the_iteration_and_the_last_good_checkpoint(kinetics_dir, tmp_path):
     out = tmp_path / "out"
     cfg = _training(kinetics_dir, out, **{"SOLVER.BASE_LR": "1e30", "SOLVER.MAX_EPOCH": "1"})
@@ -117,6 +119,7 @@ def test_a_diverging_loss_names_the_iteration_and_the_last_good_checkpoint(kinet
     assert not _checkpoints(out)
 
 
+@pytest.mark.slow  # whole tiny runs, 1.5-3 s each
 def test_the_checkpoint_check_stops_what_the_iteration_check_let_through(
     kinetics_dir, tmp_path, monkeypatch
 ):
@@ -139,6 +142,7 @@ def test_the_checkpoint_check_stops_what_the_iteration_check_let_through(
     assert not list(checkpoint_dir(str(out)).glob(".*.tmp"))
 
 
+@pytest.mark.slow  # a tiny run or several models: 0.5-1 s
 def test_checkpointer_refuses_non_finite_weights_or_optimizer_state(tmp_path):
     model = _model()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
@@ -174,6 +178,7 @@ def test_a_test_only_run_refuses_a_checkpoint_with_nan_weights(kinetics_dir, tmp
         load_pretrained(_model(), path)  # TRAIN.CHECKPOINT_FILE_PATH: fine-tuning
 
 
+@pytest.mark.slow  # a tiny run or several models: 0.5-1 s
 def test_evaluation_passes_over_a_non_finite_newest_checkpoint_or_refuses_if_none_is_good(
     tmp_path, caplog
 ):
@@ -189,6 +194,7 @@ def test_evaluation_passes_over_a_non_finite_newest_checkpoint_or_refuses_if_non
 # -- auto-resume walks back ------------------------------------------------------------------
 
 
+@pytest.mark.slow  # whole tiny runs, 1.5-3 s each
 def test_auto_resume_falls_back_past_a_truncated_and_a_wrong_shape_newest_checkpoint(
     kinetics_dir, tmp_path
 ):
@@ -209,6 +215,7 @@ def test_auto_resume_falls_back_past_a_truncated_and_a_wrong_shape_newest_checkp
         assert state["blocks.5.proj.weight"].shape == (2, 256)
 
 
+@pytest.mark.slow  # a tiny run or several models: 0.5-1 s
 def test_auto_resume_passes_over_other_models_and_non_finite_checkpoints(tmp_path, caplog):
     model = _model()
     good = Checkpointer(str(tmp_path), "").save(model, 1)
@@ -235,6 +242,7 @@ def test_auto_resume_passes_over_other_models_and_non_finite_checkpoints(tmp_pat
     assert usable_checkpoint(str(tmp_path), model)[0] == good
 
 
+@pytest.mark.slow  # a tiny run or several models: 0.5-1 s
 def test_auto_resume_refuses_a_folder_where_no_checkpoint_loads(tmp_path):
     Checkpointer(str(tmp_path), "").save(_model(num_classes=5), 1)
     with pytest.raises(
@@ -255,6 +263,7 @@ def _after_one_step(optimizer_class, model, **kwargs):
     return optimizer
 
 
+@pytest.mark.slow  # a tiny run or several models: 0.5-1 s
 @pytest.mark.parametrize("named", [True, False], ids=["named", "before-names"])
 def test_resuming_an_adamw_checkpoint_with_sgd_is_refused_naming_both(tmp_path, named):
     model = _model()
@@ -273,6 +282,7 @@ def test_resuming_an_adamw_checkpoint_with_sgd_is_refused_naming_both(tmp_path, 
         _resume(_model(), sgd, tmp_path)
 
 
+@pytest.mark.slow  # a tiny run or several models: 0.5-1 s
 def test_resuming_with_the_same_optimizer_takes_its_state(tmp_path):
     model = _model()
     adamw = _after_one_step(torch.optim.AdamW, model)

@@ -39,6 +39,7 @@ def test_another_process_count_restores_rank_0s_state_and_says_so(monkeypatch, c
     assert "rank 0 only" in caplog.text and "1 processes" in caplog.text
 
 
+@pytest.mark.slow  # waits three beats
 def test_heartbeat_names_the_rank_whose_counter_stands_still():
     store = dist.HashStore()
     others = dist.PrefixStore("mutualnet3d/heartbeat/", store)
