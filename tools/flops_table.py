@@ -8,20 +8,50 @@
 The grid is MUTUALNET's evaluation grid (widths x spatial x temporal sizes). FLOPs are
 fvcore's multiply-adds for one clip (one view) at batch size 1 (a detector's: with one
 box): ``--ops all`` (default for video, PySlowFast's convention) or ``--ops conv_linear``
-(the 2D papers').
+(the 2D papers'). With MUTUALNET.ENABLE, a last line gives the expected FLOPs of one
+training step's cohort (the full network, the smallest width and MUTUALNET.NUM_RANDOM
+random ones, at the sizes they draw) next to the full network's, with the paper's
+Table IV for comparison.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import sys
 
 from tabulate import tabulate
 
 from mutualnet3d.config import eval_grid, load_config
+from mutualnet3d.engine.spec import RunSpec
 from mutualnet3d.models import build_model
-from mutualnet3d.slim import complexity_table
+from mutualnet3d.slim import SubnetConfig, complexity_table, count_flops
+
+
+# Paper Table IV: Slow 8x8, widths [0.63, 1], {142, 178, 224} px, {3, 5, 8} frames, the
+# full network and two sub-networks a step; GFLOPs at PySlowFast's 256 px test crop.
+TABLE_IV = "paper Table IV (Slow 8x8, 2 sub-networks): 74.8 expected vs 54.5 full GFLOPs, x1.372"
+
+
+def training_step_line(cfg, model, ops: str) -> str:
+    """The expected GFLOPs of one training step's cohort (forwards, one clip each)
+    next to the full network's, and Table IV's figures."""
+    cohort = RunSpec.from_cfg(cfg, world_size=1).cohort
+    sampler = cohort.sampler(model.full_config(), seed=0)
+
+    @functools.lru_cache(maxsize=None)
+    def gflops(config: SubnetConfig) -> float:
+        inputs = model.example_args(config.spatial, config.temporal)
+        return count_flops(model, inputs, config.width, ops) / 1e9
+
+    full = gflops(model.full_config())
+    expected = sampler.expected_cost(gflops)
+    return (
+        f"training step ({cohort.num_random + 1} sub-networks besides the full one, "
+        f"{cohort.sampling} sizes): {expected:.4g} expected GFLOPs vs {full:.4g} for the "
+        f"full network, x{expected / full:.3f}; {TABLE_IV}"
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -47,6 +77,8 @@ def main(argv: list[str] | None = None) -> None:
     low = min(rows, key=lambda r: r.gflops)
     print(f"range: x{low.gflops / full:.3f} (width {low.width}, {low.spatial} px, "
           f"{low.temporal} frames) to x1.0 ({full:.3f} GFLOPs)")
+    if cfg.MUTUALNET.ENABLE:
+        print(training_step_line(cfg, model, ops))
     if args.csv:
         with open(args.csv, "w", newline="") as f:
             writer = csv.writer(f)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 from ..slim import SubnetConfig
 
@@ -86,3 +86,31 @@ class ConfigSampler:
             spatial, temporal = self._size(rng)
             return [SubnetConfig(w, spatial, temporal) for w in [high] + widths]
         return [full] + [SubnetConfig(w, *self._size(rng)) for w in widths]
+
+    def expected_cost(self, cost: Callable[[SubnetConfig], float]) -> float:
+        """The expected total ``cost`` (FLOPs, say) of one iteration's cohort.
+
+        The full network, the smallest width and ``num_random`` widths uniform in
+        ``[min_width, full.width]``, at sizes drawn uniformly as :meth:`sample` draws
+        them. The expectation over a random width uses Simpson's rule on its range
+        (exact for a cost quadratic in the width, as a network's FLOPs nearly are);
+        the one over sizes is exact.
+        """
+        low, high = self.min_width, self.full.width
+        weights = ((low, 1 / 6), ((low + high) / 2, 4 / 6), (high, 1 / 6))
+
+        def students(spatial: int, temporal: Optional[int]) -> float:
+            smallest = cost(SubnetConfig(low, spatial, temporal))
+            random_width = sum(k * cost(SubnetConfig(w, spatial, temporal)) for w, k in weights)
+            return smallest + self.num_random * random_width
+
+        full = self.full
+        if self.mode == "width_only":
+            return cost(full) + students(full.spatial, full.temporal)
+        spatial, temporal = self._sizes()
+        sizes = [(s, t) for s in spatial for t in temporal]
+        mean = sum(students(s, t) for s, t in sizes) / len(sizes)
+        if self.mode == "shared_resolution":  # the full width at the drawn size too
+            mean += sum(cost(SubnetConfig(high, s, t)) for s, t in sizes) / len(sizes)
+            return mean
+        return cost(full) + mean

@@ -360,7 +360,8 @@ class _SlimBatchNormNd(SlimModule):
     Modes:
 
     * training: batch statistics. The main running statistics (``running_mean``,
-      ``running_var``) are updated only at full width, so they remain the full network's.
+      ``running_var``) are updated only at width 1, so they remain the full network's
+      (even in a layer whose channels are all active at a smaller width).
     * calibrating (inside ``calibrate_bn``): batch statistics for normalisation, while the
       exact mean and unbiased variance of everything seen are accumulated.
     * eval: the calibrated statistics of the active key if present, else the leading
@@ -466,8 +467,11 @@ class _SlimBatchNormNd(SlimModule):
             self._moments.update(x)
             return F.batch_norm(x, None, None, weight, bias, True, 0.0, self.eps)
         running = None
-        if self.active_features() == self.num_features and self.track_running_stats:
-            # Full width: keep the main running statistics, exactly as nn.BatchNorm does.
+        if self.width >= 1.0 and self.track_running_stats:
+            # The full network: keep the main running statistics, exactly as nn.BatchNorm
+            # does. Judged by the width, not the channels: a narrow layer (a 4-channel
+            # stem, a channel rule's fixed tail) uses all its channels at widths below 1
+            # too, and must not mix the sub-networks' batch statistics into the full one's.
             self.num_batches_tracked.add_(1)
             momentum = self.momentum
             if momentum is None:  # cumulative moving average

@@ -66,3 +66,22 @@ def test_sampler_refuses_what_the_full_network_cannot_give(kwargs, message):
     arguments = {"full": FULL, "min_width": 0.5, **kwargs}
     with pytest.raises(ValueError, match=message):
         ConfigSampler(**arguments)
+
+
+@pytest.mark.parametrize("mode", ["mutual", "width_only", "shared_resolution"])
+def test_expected_cost_is_the_mean_cost_of_the_cohorts_drawn(mode):
+    # A cost quadratic in the width (as FLOPs), times the pixels and frames.
+    def cost(c: SubnetConfig) -> float:
+        return c.width**2 * c.spatial**2 * c.temporal
+
+    full = SubnetConfig(1.0, 224, 8)
+    sampler = ConfigSampler(full, 0.63, (224, 178, 142), (8, 5, 3), 1, mode, seed=3)
+    expected = sampler.expected_cost(cost)
+    steps = 40_000
+    drawn = sum(sum(cost(c) for c in sampler.sample(s)) for s in range(steps)) / steps
+    assert expected == pytest.approx(drawn, rel=0.01)
+    # And by hand for the mutual cohort: full + smallest + one random width.
+    if mode == "mutual":
+        sizes = sum(s**2 * t for s in (224, 178, 142) for t in (8, 5, 3)) / 9
+        mean_w2 = (1.0**3 - 0.63**3) / (3 * (1.0 - 0.63))  # E[w^2], w ~ U[0.63, 1]
+        assert expected == pytest.approx(224**2 * 8 + (0.63**2 + mean_w2) * sizes, rel=1e-9)

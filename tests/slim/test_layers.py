@@ -142,6 +142,20 @@ def test_inference_caches_follow_weights_widths_and_statistics():
     check()
 
 
+@pytest.mark.parametrize("features, width", [(4, 0.75), (4, 0.5), (32, 0.875), (32, 0.99)])
+def test_no_width_below_1_touches_the_full_statistics_even_with_every_channel(features, width):
+    # A layer this narrow uses all its channels at ``width`` (a 4-channel stem at any
+    # width; MobileNetV1's 32-channel stem at 0.875 and above, with divisor 8).
+    bn = SlimBatchNorm2d(features, rule=ChannelRule(divisor=8))
+    with set_width(bn, width):
+        assert bn.active_features() == features
+        bn.train()(torch.randn(4, features, 3, 3) + 5)
+    assert torch.equal(bn.running_mean, torch.zeros(features))
+    assert torch.equal(bn.running_var, torch.ones(features)) and int(bn.num_batches_tracked) == 0
+    bn(torch.randn(4, features, 3, 3) + 5)  # the full network's forward still counts
+    assert bn.running_mean.min() > 0.3 and int(bn.num_batches_tracked) == 1
+
+
 def test_training_updates_main_statistics_at_full_width_only():
     bn = SlimBatchNorm2d(16, rule=R2)
     with set_width(bn, 0.5):
