@@ -245,6 +245,9 @@ class RunSpec:
     equivalent: tuple[str, ...] = field(default=())  # settings served another way
     lr_scale: int = 1  # the learning rates' factor (SOLVER.BASE_LR_SCALE_NUM_SHARDS)
     log_model_info: bool = True  # LOG_MODEL_INFO: the network, its size and cost at start
+    # MUTUALNET.RESIZE_ALIGN_CORNERS: of every resize of a sub-network's input (training,
+    # BN calibration and precise BN, validation, search, test).
+    resize_align_corners: bool = False
 
     def criterion(self) -> Criterion:
         return build_criterion(self.loss, self.label_smoothing)
@@ -283,6 +286,7 @@ class RunSpec:
             equivalent=tuple(equivalent_settings(cfg)),
             lr_scale=lr_scale(cfg),
             log_model_info=cfg.LOG_MODEL_INFO,
+            resize_align_corners=node.RESIZE_ALIGN_CORNERS,
         )
 
 
