@@ -206,15 +206,25 @@ class VideoDetector(SlimNet):
 def pytorchvideo_detector(
     builder: Callable[..., nn.Module], roi_aligned: bool, **kwargs: Any
 ) -> nn.Module:
-    """PyTorchVideo's detector with RoIAlign's alignment set explicitly.
+    """PyTorchVideo's detector with RoIAlign's alignment set explicitly, its classifier
+    initialised as PySlowFast's.
 
     PySlowFast trains AVA with detectron2's ``ROIAlign(aligned=True)``
     (DETECTION.ALIGNED); torchvision's default is ``aligned=False``, PyTorchVideo passes
     nothing, and its SlowFast detector ignores a custom head, so the layer is set here.
+    PyTorchVideo initialises the backbone only (``Net``), leaving the RoI head's linear
+    layer at ``nn.Linear``'s default (uniform over its fan-in); PySlowFast's
+    ``init_weights`` draws every linear layer, that one included, from N(0,
+    MODEL.FC_INIT_STD): it starts at N(0, 0.01) here, as PyTorchVideo's other linear
+    layers, and :func:`set_initialisation` applies another std to all of them.
     """
     net = builder(**kwargs)
     roi = net.detection_head.roi_layer
     net.detection_head.roi_layer = RoIAlign(
         roi.output_size, roi.spatial_scale, roi.sampling_ratio, aligned=roi_aligned
     )
+    with torch.no_grad():
+        nn.init.normal_(net.detection_head.proj.weight, 0.0, _PYTORCHVIDEO_FC_INIT_STD)
+        if net.detection_head.proj.bias is not None:
+            nn.init.zeros_(net.detection_head.proj.bias)
     return net
