@@ -60,7 +60,10 @@ class ModelSpec:
     """The registered network (MODEL.MODEL_NAME) and its builder's keyword arguments.
 
     ``static_width`` below 1.0 (MUTUALNET.ENABLE False, STATIC_WIDTH) makes the run's
-    model an independent network of that width built of plain layers (an I-Net).
+    model an independent network of that width built of plain layers (an I-Net),
+    initialised as the model initialises a network of that size
+    (:meth:`~mutualnet3d.models.base.SlimNet.init_at_own_size`: each convolution over its
+    own fan, not over the full layer's it was cut from).
     """
 
     name: str
@@ -77,6 +80,7 @@ class ModelSpec:
         model = get_model_builder(self.name)(**self.kwargs)
         if self.static_width < 1.0:
             model = export_subnet(model, self.static_width)
+            model.init_at_own_size()
         return model
 
 

@@ -21,6 +21,7 @@ from typing import Any, Callable, Mapping, Optional, Sequence
 
 import torch
 import torch.nn as nn
+from fvcore.nn.weight_init import c2_msra_fill
 from pytorchvideo.models.head import ResNetBasicHead, ResNetRoIHead
 from pytorchvideo.models.slowfast import PoolConcatPathway
 from pytorchvideo.models.x3d import ProjectedPool
@@ -159,6 +160,10 @@ class VideoNet(SlimNet):
         """PyTorchVideo's head: pool, dropout, classifier: (B, classes)."""
         return self.blocks[-1](features)
 
+    def init_conv(self, conv: nn.Module) -> None:
+        """PyTorchVideo's rule (``init_net_weights``): fvcore's ``c2_msra_fill``."""
+        c2_msra_fill(conv)
+
 
 class VideoDetector(SlimNet):
     """An adaptive backbone with PyTorchVideo's RoI head, for AVA (paper section 6.5.2).
@@ -201,6 +206,10 @@ class VideoDetector(SlimNet):
         """Scores (N, classes) for boxes (N, 5) = (batch index, x1, y1, x2, y2)."""
         out = self.detection_head(features, boxes)
         return out.view(out.shape[0], -1)
+
+    def init_conv(self, conv: nn.Module) -> None:
+        """PyTorchVideo's rule (``init_net_weights``): fvcore's ``c2_msra_fill``."""
+        c2_msra_fill(conv)
 
 
 def pytorchvideo_detector(
