@@ -60,6 +60,12 @@ def add_mutualnet_config(cfg: CfgNode) -> None:
     # How the cohort is drawn: mutual (MutualNet), width_only (US-Net: full resolution),
     # shared_resolution (US-Net + multi-scale: one random size per iteration for all).
     cfg.MUTUALNET.SAMPLING = "mutual"
+    # align_corners of the bilinear resize that makes each sub-network's input from the
+    # full-size batch (training, BN calibration, validation, search and test alike).
+    # Default False (PyTorch's: the images' outer edges meet) keeps the video configs'
+    # behaviour; the official 2D MutualNet code resizes with True (the corner pixels'
+    # centres meet), which the ImageNet configs set.
+    cfg.MUTUALNET.RESIZE_ALIGN_CORNERS = False
     # With ENABLE False: the one static configuration trained (I-Net); 0 = full size.
     cfg.MUTUALNET.STATIC_WIDTH = 1.0
     cfg.MUTUALNET.STATIC_SPATIAL_SIZE = 0
@@ -106,6 +112,8 @@ def validate_mutualnet(node: CfgNode) -> None:
         _fail("EVAL_WIDTHS", f"must lie in WIDTH_RANGE [{low}, {high}]", widths)
     if node.SAMPLING not in SAMPLINGS:
         _fail("SAMPLING", f"must be one of {list(SAMPLINGS)}", node.SAMPLING)
+    if not isinstance(node.RESIZE_ALIGN_CORNERS, bool):
+        _fail("RESIZE_ALIGN_CORNERS", "must be True or False", node.RESIZE_ALIGN_CORNERS)
     for key in ("STATIC_WIDTH", "TEST_WIDTH"):
         if not (is_number(node[key]) and 0 < node[key] <= 1.0):
             _fail(key, "must be in (0, 1]", node[key])

@@ -30,10 +30,13 @@ def calibrate_grid(
     configs: Sequence[SubnetConfig],
     num_batches: int,
     device: torch.device,
+    *,
+    align_corners: bool = False,
 ) -> int:
     """Exact BN statistics of every configuration on the first ``num_batches`` batches.
 
-    The loader is read once; each batch runs at every configuration. Processes see
+    The loader is read once; each batch runs at every configuration, its input resized
+    as in training (``align_corners``: MUTUALNET.RESIZE_ALIGN_CORNERS). Processes see
     different batches (as many each), so their statistics are averaged. Returns the
     number of batches used.
     """
@@ -46,7 +49,9 @@ def calibrate_grid(
         inputs, boxes = batch_inputs(batch, device, model.num_pathways), batch_boxes(batch, device)
         for config in configs:
             calibrator.update(
-                config.width, config.key, lambda m, c=config: forward_at(m, inputs, c, boxes)
+                config.width,
+                config.key,
+                lambda m, c=config: forward_at(m, inputs, c, boxes, align_corners=align_corners),
             )
         progress.update()
     progress.close()
@@ -62,13 +67,17 @@ class _BatchForward(nn.Module):
     """``model`` on a whole batch at ``config``: the one-argument model fvcore's
     precise BN calls (detectors also need the batch's boxes)."""
 
-    def __init__(self, model: nn.Module, config: SubnetConfig, device: torch.device) -> None:
+    def __init__(
+        self, model: nn.Module, config: SubnetConfig, device: torch.device, align_corners: bool
+    ) -> None:
         super().__init__()
         self.model, self.config, self.device = model, config, device
+        self.align_corners = align_corners
 
     def forward(self, batch: dict[str, Any]) -> torch.Tensor:
         inputs = batch_inputs(batch, self.device, self.model.num_pathways)
-        return forward_at(self.model, inputs, self.config, batch_boxes(batch, self.device))
+        boxes = batch_boxes(batch, self.device)
+        return forward_at(self.model, inputs, self.config, boxes, align_corners=self.align_corners)
 
 
 @torch.no_grad()
@@ -78,12 +87,15 @@ def precise_bn(
     config: SubnetConfig,
     num_batches: int,
     device: torch.device,
+    *,
+    align_corners: bool = False,
 ) -> None:
     """The running BN statistics of ``config`` recomputed as the average over
     ``num_batches`` batches (fvcore's precise BN), so that validation does not judge
-    stale momentum averages. Under DDP each process computes them on its own batches,
-    then they are averaged."""
-    update_bn_stats(_BatchForward(model, config, device), loader, min(num_batches, len(loader)))
+    stale momentum averages; inputs are resized with ``align_corners`` as in training.
+    Under DDP each process computes them on its own batches, then they are averaged."""
+    forward = _BatchForward(model, config, device, align_corners)
+    update_bn_stats(forward, loader, min(num_batches, len(loader)))
     if get_world_size() > 1:
         for module in get_bn_modules(model):
             for buffer in (module.running_mean, module.running_var):

@@ -108,26 +108,37 @@ def forward_configs(
     inputs: Inputs,
     configs: Sequence[SubnetConfig],
     boxes: Optional[torch.Tensor] = None,
+    *,
+    align_corners: bool = False,
 ) -> list[torch.Tensor]:
     """Outputs of one decoded batch at every configuration, each with its BN statistics
-    (``config.key``) and its input resized on the device (:func:`.forward.forward_at`)."""
+    (``config.key``) and its input resized on the device (:func:`.forward.forward_at`,
+    with ``align_corners``: MUTUALNET.RESIZE_ALIGN_CORNERS)."""
     outputs = []
     for config in configs:
         with set_width(model, config.width, config.key, warn_uncalibrated=False):
-            outputs.append(forward_at(model, inputs, config, boxes).float())
+            logits = forward_at(model, inputs, config, boxes, align_corners=align_corners)
+            outputs.append(logits.float())
     return outputs
 
 
 @torch.no_grad()
 def evaluate_configs(
-    model: nn.Module, inputs: Inputs, labels: torch.Tensor, configs: Sequence[SubnetConfig]
+    model: nn.Module,
+    inputs: Inputs,
+    labels: torch.Tensor,
+    configs: Sequence[SubnetConfig],
+    *,
+    align_corners: bool = False,
 ) -> torch.Tensor:
-    """Top-1 hits, top-5 hits and count of one decoded batch at every configuration.
+    """Top-1 hits, top-5 hits and count of one decoded batch at every configuration
+    (inputs resized with ``align_corners``).
 
     Returns a (len(configs), 3) float64 tensor.
     """
     counts = torch.zeros(len(configs), 3, dtype=torch.float64)
-    for index, logits in enumerate(forward_configs(model, inputs, configs)):
+    outputs = forward_configs(model, inputs, configs, align_corners=align_corners)
+    for index, logits in enumerate(outputs):
         top1, top5 = top_k_correct(logits, labels)
         counts[index] = torch.tensor([top1, top5, len(labels)], dtype=torch.float64)
     return counts
@@ -140,15 +151,22 @@ def evaluate(
     config: SubnetConfig,
     accumulator: AnyAccumulator,
     device: torch.device,
+    *,
+    align_corners: bool = False,
 ) -> tuple[float, Optional[float]]:
     """``accumulator``'s result over ``loader`` at ``config``, with the main BN statistics
-    (the running ones of training; validation between epochs)."""
+    (the running ones of training; validation between epochs); inputs are resized with
+    ``align_corners`` as in training."""
     was_training = model.training
     model.eval()
     with set_width(model, config.width, warn_uncalibrated=False):
         for batch in loader:
-            inputs = batch_inputs(batch, device, model.num_pathways)
-            accumulator.add(forward_at(model, inputs, config, batch_boxes(batch, device)), batch)
+            inputs, boxes = (
+                batch_inputs(batch, device, model.num_pathways),
+                batch_boxes(batch, device),
+            )
+            logits = forward_at(model, inputs, config, boxes, align_corners=align_corners)
+            accumulator.add(logits, batch)
     model.train(was_training)
     return accumulator.result()
 
@@ -159,17 +177,21 @@ def search(
     configs: Sequence[SubnetConfig],
     accumulators: Sequence[AnyAccumulator],
     device: torch.device,
+    *,
+    align_corners: bool = False,
 ) -> list[ConfigResult]:
     """Every configuration on the validation set, each clip decoded once (paper 3.4).
 
-    Each configuration runs with its calibrated BN statistics. Every process takes part
+    Each configuration runs with its calibrated BN statistics, its input resized with
+    ``align_corners`` (MUTUALNET.RESIZE_ALIGN_CORNERS) as in training. Every process takes part
     in the reductions; only the main one counts costs (fvcore's total for video, conv +
     linear for images) and returns the table, the others an empty list.
     """
     model.eval()
     for batch in tqdm(loader, desc="search", disable=not is_main_process()):
         inputs = batch_inputs(batch, device, model.num_pathways)
-        outputs = forward_configs(model, inputs, configs, batch_boxes(batch, device))
+        boxes = batch_boxes(batch, device)
+        outputs = forward_configs(model, inputs, configs, boxes, align_corners=align_corners)
         for accumulator, logits in zip(accumulators, outputs):
             accumulator.add(logits, batch)
     metrics = [accumulator.result() for accumulator in accumulators]

@@ -46,11 +46,13 @@ def batch_targets(batch: Mapping[str, Any], device: torch.device) -> torch.Tenso
     return (batch["labels"] if "boxes" in batch else batch["label"]).to(device)
 
 
-def resize_input(inputs: Inputs, config: SubnetConfig) -> Inputs:
-    """The input of ``config`` made from the full-size one: only the Slow pathway shrinks."""
-    if isinstance(inputs, (list, tuple)):
-        return [resize_clip(inputs[0], config.spatial, config.temporal), *inputs[1:]]
-    return resize_clip(inputs, config.spatial, config.temporal)
+def resize_input(inputs: Inputs, config: SubnetConfig, *, align_corners: bool = False) -> Inputs:
+    """The input of ``config`` made from the full-size one: only the Slow pathway shrinks,
+    bilinearly with ``align_corners`` (:func:`~mutualnet3d.utils.resample.resize_clip`;
+    MUTUALNET.RESIZE_ALIGN_CORNERS)."""
+    slow = inputs[0] if isinstance(inputs, (list, tuple)) else inputs
+    resized = resize_clip(slow, config.spatial, config.temporal, align_corners=align_corners)
+    return [resized, *inputs[1:]] if isinstance(inputs, (list, tuple)) else resized
 
 
 def scale_boxes(boxes: torch.Tensor, before: Sequence[int], after: Sequence[int]) -> torch.Tensor:
@@ -62,15 +64,20 @@ def scale_boxes(boxes: torch.Tensor, before: Sequence[int], after: Sequence[int]
 
 
 def forward_at(
-    model: nn.Module, inputs: Inputs, config: SubnetConfig, boxes: Optional[torch.Tensor] = None
+    model: nn.Module,
+    inputs: Inputs,
+    config: SubnetConfig,
+    boxes: Optional[torch.Tensor] = None,
+    *,
+    align_corners: bool = False,
 ) -> torch.Tensor:
     """The model's output for full-size ``inputs`` resized to ``config``.
 
     The caller sets the width (:func:`~mutualnet3d.slim.set_width`); this resizes the
-    input and, for a detector (``boxes`` (N, 5) in pixels of the full-size input), scales
-    the boxes with the Slow pathway.
+    input (:func:`resize_input`, with ``align_corners``) and, for a detector (``boxes``
+    (N, 5) in pixels of the full-size input), scales the boxes with the Slow pathway.
     """
-    resized = resize_input(inputs, config)
+    resized = resize_input(inputs, config, align_corners=align_corners)
     if boxes is None:
         return model(resized)
     slow = inputs[0] if isinstance(inputs, (list, tuple)) else inputs

@@ -37,9 +37,11 @@ def test_views(
     ensemble_method: str,
     device: torch.device,
     save_path: Optional[str] = None,
+    align_corners: bool = False,
 ) -> dict[str, Any]:
     """Video-level scores from every view of ``loader`` (the model's width is the
     caller's): ``views_per_video``, ``videos``, ``complete_videos`` and the metrics.
+    Views are resized to ``config`` with ``align_corners`` (MUTUALNET.RESIZE_ALIGN_CORNERS).
 
     ``save_path``: the main process also writes ``[scores, labels]`` there (pickled
     float64 (videos, classes) and int64 (videos,) or multi-hot tensors), PySlowFast's
@@ -53,7 +55,8 @@ def test_views(
         labels = torch.full((num_videos,), -1, dtype=torch.long)
     views = torch.zeros(num_videos, dtype=torch.float64)
     for batch in tqdm(loader, desc="test", disable=not is_main_process()):
-        logits = forward_at(model, batch_inputs(batch, device, model.num_pathways), config).float()
+        inputs = batch_inputs(batch, device, model.num_pathways)
+        logits = forward_at(model, inputs, config, align_corners=align_corners).float()
         probs = (torch.sigmoid(logits) if multi_label else torch.softmax(logits, 1)).double().cpu()
         for video, prob, label in zip(batch["video_index"].tolist(), probs, batch["label"]):
             if ensemble_method == "max":
@@ -94,11 +97,15 @@ def test_detection(
     config: SubnetConfig,
     accumulator: DetectionAccumulator,
     device: torch.device,
+    *,
+    align_corners: bool = False,
 ) -> dict[str, Any]:
-    """AVA: every key frame once; the frame-level mAP (%) and the per-class APs."""
+    """AVA: every key frame once; the frame-level mAP (%) and the per-class APs (clips
+    resized to ``config`` with ``align_corners``)."""
     for batch in tqdm(loader, desc="test", disable=not is_main_process()):
-        inputs = batch_inputs(batch, device, model.num_pathways)
-        accumulator.add(forward_at(model, inputs, config, batch_boxes(batch, device)), batch)
+        inputs, boxes = batch_inputs(batch, device, model.num_pathways), batch_boxes(batch, device)
+        logits = forward_at(model, inputs, config, boxes, align_corners=align_corners)
+        accumulator.add(logits, batch)
     metric, _ = accumulator.result()
     return {
         "key_frames": len(loader.dataset),

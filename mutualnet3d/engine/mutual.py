@@ -62,6 +62,7 @@ def mutual_step(
     autocast: Optional[Callable[[], ContextManager]] = None,
     backward: Optional[Callable[[torch.Tensor], None]] = None,
     no_sync: Optional[Callable[[], ContextManager]] = None,
+    align_corners: bool = False,
 ) -> StepResult:
     """Forward and backward the cohort ``configs`` (the first is the full network).
 
@@ -83,6 +84,8 @@ def mutual_step(
             GradScaler's ``lambda l: scaler.scale(l).backward()``).
         no_sync: DDP's ``model.no_sync``: all backward passes but the last skip the
             gradient all-reduce, so one all-reduce happens per iteration.
+        align_corners: of the bilinear resize of each sub-network's input
+            (MUTUALNET.RESIZE_ALIGN_CORNERS; :func:`.forward.resize_input`).
 
     Raises:
         FloatingPointError: a loss is NaN or infinite (nothing is back-propagated from it).
@@ -96,7 +99,7 @@ def mutual_step(
     for index, config in enumerate(configs):
         last = index == len(configs) - 1
         with set_width(model, config.width, warn_uncalibrated=False), autocast():
-            logits = forward_at(model, inputs, config, boxes)
+            logits = forward_at(model, inputs, config, boxes, align_corners=align_corners)
             if teacher is None:
                 loss = criterion(logits, labels)
             elif distill:

@@ -208,6 +208,7 @@ def _train(
         mixed_precision=amp,
         clip_grad_val=spec.train.clip_grad_val,
         clip_grad_l2norm=spec.train.clip_grad_l2norm,
+        align_corners=spec.resize_align_corners,
     )
     dataset = build_dataset(spec.train_data, "train", alpha=model.alpha)
     writer = _tensorboard(spec)
@@ -246,11 +247,21 @@ def _validate(
         loader = spec.loader.loader(
             train_set, spec.search.calib_batch_size, RandomSampler(train_set, generator=generator)
         )
-        precise_bn(model, loader, config, spec.train.precise_bn_batches, device)
+        precise_bn(
+            model,
+            loader,
+            config,
+            spec.train.precise_bn_batches,
+            device,
+            align_corners=spec.resize_align_corners,
+        )
     dataset = build_dataset(spec.train_data, "val", alpha=model.alpha)
     loader = spec.loader.eval_loader(dataset, spec.search.batch_size)
     accumulator = _accumulator(spec, model, dataset, spec.train_data)
-    return _metrics(spec, model, *evaluate(model, loader, config, accumulator, device))
+    result = evaluate(
+        model, loader, config, accumulator, device, align_corners=spec.resize_align_corners
+    )
+    return _metrics(spec, model, *result)
 
 
 def _tensorboard(spec: RunSpec) -> Any:
@@ -274,7 +285,14 @@ def _calibrate(
     dataset = build_dataset(spec.train_data, "train", alpha=model.alpha)
     sampler = RandomSampler(dataset, generator=torch.Generator().manual_seed(spec.seed))
     loader = spec.loader.loader(dataset, spec.search.calib_batch_size, sampler)
-    used = calibrate_grid(model, loader, grid, spec.search.calib_batches, device)
+    used = calibrate_grid(
+        model,
+        loader,
+        grid,
+        spec.search.calib_batches,
+        device,
+        align_corners=spec.resize_align_corners,
+    )
     logger.info("calibrated BN statistics of %d configurations on %d batches", len(grid), used)
     checkpoints.save(model, spec.train.max_epoch, name="checkpoint_calibrated.pyth")
 
@@ -287,7 +305,9 @@ def _search(
     dataset = build_dataset(spec.train_data, "val", alpha=model.alpha)
     loader = spec.loader.eval_loader(dataset, spec.search.batch_size)
     accumulators = [_accumulator(spec, model, dataset, spec.train_data) for _ in grid]
-    results = search(model, loader, grid, accumulators, device)
+    results = search(
+        model, loader, grid, accumulators, device, align_corners=spec.resize_align_corners
+    )
     if not results:  # not the main process
         return
     metric_name = "map" if _multi_label(spec, model) else "top1"
@@ -330,6 +350,7 @@ def _test(spec: RunSpec, model: nn.Module, device: torch.device) -> dict[str, An
                     config,
                     _accumulator(spec, model, dataset, spec.test_data),
                     device,
+                    align_corners=spec.resize_align_corners,
                 )
             )
         else:
@@ -344,6 +365,7 @@ def _test(spec: RunSpec, model: nn.Module, device: torch.device) -> dict[str, An
                     ensemble_method=spec.test.ensemble_method,
                     device=device,
                     save_path=spec.test.save_results_path or None,
+                    align_corners=spec.resize_align_corners,
                 )
             )
     log_stats(stats)

@@ -60,7 +60,10 @@ class ModelSpec:
     """The registered network (MODEL.MODEL_NAME) and its builder's keyword arguments.
 
     ``static_width`` below 1.0 (MUTUALNET.ENABLE False, STATIC_WIDTH) makes the run's
-    model an independent network of that width built of plain layers (an I-Net).
+    model an independent network of that width built of plain layers (an I-Net),
+    initialised as the model initialises a network of that size
+    (:meth:`~mutualnet3d.models.base.SlimNet.init_at_own_size`: each convolution over its
+    own fan, not over the full layer's it was cut from).
     """
 
     name: str
@@ -77,6 +80,7 @@ class ModelSpec:
         model = get_model_builder(self.name)(**self.kwargs)
         if self.static_width < 1.0:
             model = export_subnet(model, self.static_width)
+            model.init_at_own_size()
         return model
 
 
@@ -245,6 +249,9 @@ class RunSpec:
     equivalent: tuple[str, ...] = field(default=())  # settings served another way
     lr_scale: int = 1  # the learning rates' factor (SOLVER.BASE_LR_SCALE_NUM_SHARDS)
     log_model_info: bool = True  # LOG_MODEL_INFO: the network, its size and cost at start
+    # MUTUALNET.RESIZE_ALIGN_CORNERS: of every resize of a sub-network's input (training,
+    # BN calibration and precise BN, validation, search, test).
+    resize_align_corners: bool = False
 
     def criterion(self) -> Criterion:
         return build_criterion(self.loss, self.label_smoothing)
@@ -283,6 +290,7 @@ class RunSpec:
             equivalent=tuple(equivalent_settings(cfg)),
             lr_scale=lr_scale(cfg),
             log_model_info=cfg.LOG_MODEL_INFO,
+            resize_align_corners=node.RESIZE_ALIGN_CORNERS,
         )
 
 

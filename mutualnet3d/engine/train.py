@@ -66,6 +66,8 @@ class MutualTrainer:
         num_pathways: the model's (its input is a list for two).
         mixed_precision: fp16 autocast (CUDA only).
         clip_grad_val, clip_grad_l2norm: gradient clipping (None: off).
+        align_corners: of the bilinear resize of the sub-networks' inputs
+            (MUTUALNET.RESIZE_ALIGN_CORNERS).
     """
 
     model: nn.Module
@@ -80,6 +82,7 @@ class MutualTrainer:
     mixed_precision: bool = False
     clip_grad_val: Optional[float] = None
     clip_grad_l2norm: Optional[float] = None
+    align_corners: bool = False
 
     def step(
         self, batch: dict[str, Any], step: int, epoch: float, device: torch.device
@@ -108,6 +111,7 @@ class MutualTrainer:
             else None,
             backward=lambda loss: self.scaler.scale(loss).backward(),
             no_sync=self.model.no_sync if ddp else None,
+            align_corners=self.align_corners,
         )
         if self.clip_grad_val or self.clip_grad_l2norm:
             self.scaler.unscale_(self.optimizer)

@@ -16,7 +16,7 @@ import torch.nn as nn
 
 from ..slim import SlimLinear, SubnetConfig
 
-__all__ = ["SlimNet", "ModelInput", "init_weights"]
+__all__ = ["SlimNet", "ModelInput", "init_conv", "init_weights"]
 
 #: (B, 3, H, W) images, (B, 3, T, H, W) clips, or [slow, fast] clips of two pathways
 ModelInput = Union[torch.Tensor, Sequence[torch.Tensor]]
@@ -109,6 +109,25 @@ class SlimNet(nn.Module):
         if new.bias is not None:
             nn.init.zeros_(new.bias)
 
+    # -- initialisation -----------------------------------------------------------------
+    def init_conv(self, conv: nn.Module) -> None:
+        """Initialise ``conv`` as this network's builder initialises a convolution of its
+        shape: :func:`init_weights`'s rule (torchvision's). Video networks override it."""
+        init_conv(conv)
+
+    @torch.no_grad()
+    def init_at_own_size(self) -> None:
+        """Every layer whose initial scale depends on its size initialised afresh for the
+        size it has now, as in a network built at that size: each convolution by
+        :meth:`init_conv` (Kaiming over its own fan). Linear layers start at N(0, std)
+        and BN at constants in every network of the library, whatever their size: they
+        are kept. For a network exported at a narrower width (an I-Net,
+        :func:`~mutualnet3d.slim.export_subnet`), whose layers are slices of the full
+        ones and so keep the full layers' scale."""
+        for module in self.modules():
+            if isinstance(module, nn.modules.conv._ConvNd):
+                self.init_conv(module)
+
     # -- example inputs -----------------------------------------------------------------
     def _device(self) -> torch.device:
         tensor = next(self.parameters(), None)
@@ -144,16 +163,23 @@ class SlimNet(nn.Module):
         return torch.tensor(boxes, device=self._device())
 
 
+def init_conv(conv: nn.Module) -> None:
+    """torchvision's initialisation of a convolution: Kaiming-normal over its fan_out
+    (ReLU gain: std sqrt(2 / (out channels x kernel size))), zero bias."""
+    nn.init.kaiming_normal_(conv.weight, mode="fan_out", nonlinearity="relu")
+    if conv.bias is not None:
+        nn.init.zeros_(conv.bias)
+
+
 def init_weights(model: nn.Module) -> None:
     """torchvision's initialisation for classification networks.
 
-    Kaiming-normal (fan_out) convolutions, unit BN scale, N(0, 0.01) linear layers.
+    Kaiming-normal (fan_out) convolutions (:func:`init_conv`), unit BN scale, N(0, 0.01)
+    linear layers.
     """
     for m in model.modules():
         if isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Conv3d)):
-            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
+            init_conv(m)
         elif isinstance(m, nn.modules.batchnorm._BatchNorm):
             nn.init.ones_(m.weight)
             nn.init.zeros_(m.bias)

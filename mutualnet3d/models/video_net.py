@@ -21,6 +21,7 @@ from typing import Any, Callable, Mapping, Optional, Sequence
 
 import torch
 import torch.nn as nn
+from fvcore.nn.weight_init import c2_msra_fill
 from pytorchvideo.models.head import ResNetBasicHead, ResNetRoIHead
 from pytorchvideo.models.slowfast import PoolConcatPathway
 from pytorchvideo.models.x3d import ProjectedPool
@@ -159,6 +160,10 @@ class VideoNet(SlimNet):
         """PyTorchVideo's head: pool, dropout, classifier: (B, classes)."""
         return self.blocks[-1](features)
 
+    def init_conv(self, conv: nn.Module) -> None:
+        """PyTorchVideo's rule (``init_net_weights``): fvcore's ``c2_msra_fill``."""
+        c2_msra_fill(conv)
+
 
 class VideoDetector(SlimNet):
     """An adaptive backbone with PyTorchVideo's RoI head, for AVA (paper section 6.5.2).
@@ -202,19 +207,33 @@ class VideoDetector(SlimNet):
         out = self.detection_head(features, boxes)
         return out.view(out.shape[0], -1)
 
+    def init_conv(self, conv: nn.Module) -> None:
+        """PyTorchVideo's rule (``init_net_weights``): fvcore's ``c2_msra_fill``."""
+        c2_msra_fill(conv)
+
 
 def pytorchvideo_detector(
     builder: Callable[..., nn.Module], roi_aligned: bool, **kwargs: Any
 ) -> nn.Module:
-    """PyTorchVideo's detector with RoIAlign's alignment set explicitly.
+    """PyTorchVideo's detector with RoIAlign's alignment set explicitly, its classifier
+    initialised as PySlowFast's.
 
     PySlowFast trains AVA with detectron2's ``ROIAlign(aligned=True)``
     (DETECTION.ALIGNED); torchvision's default is ``aligned=False``, PyTorchVideo passes
     nothing, and its SlowFast detector ignores a custom head, so the layer is set here.
+    PyTorchVideo initialises the backbone only (``Net``), leaving the RoI head's linear
+    layer at ``nn.Linear``'s default (uniform over its fan-in); PySlowFast's
+    ``init_weights`` draws every linear layer, that one included, from N(0,
+    MODEL.FC_INIT_STD): it starts at N(0, 0.01) here, as PyTorchVideo's other linear
+    layers, and :func:`set_initialisation` applies another std to all of them.
     """
     net = builder(**kwargs)
     roi = net.detection_head.roi_layer
     net.detection_head.roi_layer = RoIAlign(
         roi.output_size, roi.spatial_scale, roi.sampling_ratio, aligned=roi_aligned
     )
+    with torch.no_grad():
+        nn.init.normal_(net.detection_head.proj.weight, 0.0, _PYTORCHVIDEO_FC_INIT_STD)
+        if net.detection_head.proj.bias is not None:
+            nn.init.zeros_(net.detection_head.proj.bias)
     return net

@@ -26,14 +26,20 @@ def temporal_indices(length: int, num: int, device: Optional[torch.device] = Non
 
 
 def resize_clip(
-    x: torch.Tensor, spatial: Optional[int] = None, temporal: Optional[int] = None
+    x: torch.Tensor,
+    spatial: Optional[int] = None,
+    temporal: Optional[int] = None,
+    *,
+    align_corners: bool = False,
 ) -> torch.Tensor:
     """Down-sample a (B, C, T, H, W) clip or (B, C, H, W) image batch.
 
     Frames are subsampled with :func:`temporal_indices` (never interpolated, so every
     frame is a real one); the short spatial side is resized to ``spatial`` by bilinear
     interpolation, as the official 2D MutualNet code does, keeping the aspect ratio.
-    ``None`` leaves a dimension as it is; no work is done for an unchanged size.
+    ``align_corners`` is ``F.interpolate``'s: True maps the corner pixels' centres onto
+    each other (the official 2D code's choice), False scales pixel areas (PyTorch's
+    default). ``None`` leaves a dimension as it is; no work is done for an unchanged size.
     """
     if temporal is not None and x.dim() == 5 and x.shape[2] != temporal:
         x = x.index_select(2, temporal_indices(x.shape[2], temporal, x.device))
@@ -44,8 +50,10 @@ def resize_clip(
             if x.dim() == 5:
                 b, c, t = x.shape[:3]
                 frames = x.transpose(1, 2).reshape(b * t, c, h, w)
-                frames = F.interpolate(frames, size=size, mode="bilinear", align_corners=False)
+                frames = F.interpolate(
+                    frames, size=size, mode="bilinear", align_corners=align_corners
+                )
                 x = frames.reshape(b, t, c, *size).transpose(1, 2)
             else:
-                x = F.interpolate(x, size=size, mode="bilinear", align_corners=False)
+                x = F.interpolate(x, size=size, mode="bilinear", align_corners=align_corners)
     return x
