@@ -304,6 +304,7 @@ def _optimizer_spec(cfg: CfgNode) -> OptimizerSpec:
         weight_decay=solver.WEIGHT_DECAY,
         bn_weight_decay=cfg.BN.WEIGHT_DECAY,
         zero_wd_1d_param=solver.ZERO_WD_1D_PARAM,
+        weight_decay_rule=solver.WEIGHT_DECAY_RULE,
     )
 
 
