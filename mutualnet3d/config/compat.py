@@ -74,7 +74,11 @@ FIXED: tuple[Fixed, ...] = (
     ),
     Fixed("DETECTION.SPATIAL_SCALE_FACTOR", (16,), "the RoI head pools stride-16 features"),
     Fixed("DETECTION.ROI_XFORM_RESOLUTION", (7,), "PyTorchVideo's RoI head pools 7 x 7"),
-    Fixed("AVA.TRAIN_USE_COLOR_AUGMENTATION", (False,), "colour jitter is not built"),
+    Fixed(
+        "AVA.TRAIN_USE_COLOR_AUGMENTATION",
+        (False,),
+        "colour jitter is built for ImageNet only (DATA.TRAIN_COLOR_JITTER)",
+    ),
     Fixed("AVA.TEST_FORCE_FLIP", (False,), "test-time flips are not built"),
     Fixed("AVA.IMG_PROC_BACKEND", ("cv2",), "AVA's transforms follow PySlowFast's cv2 path"),
     # Used by PySlowFast's multigrid schedule only (not built).
@@ -89,10 +93,8 @@ INERT: dict[str, str] = {
     "NONLOCAL.INSTANTIATION": "non-local blocks only (NONLOCAL.LOCATION holds none)",
     "NONLOCAL.POOL": "non-local blocks only (NONLOCAL.LOCATION holds none)",
     "RESNET.INPLACE_RELU": "in-place ReLU saves memory; the results are the same",
-    # Colour augmentation's settings (AVA.TRAIN_USE_COLOR_AUGMENTATION must stay off).
+    # AVA's colour augmentation's setting (AVA.TRAIN_USE_COLOR_AUGMENTATION must stay off).
     "AVA.TRAIN_PCA_JITTER_ONLY": "colour augmentation only (AVA.TRAIN_USE_COLOR_AUGMENTATION)",
-    "DATA.TRAIN_PCA_EIGVAL": "colour augmentation only (AVA.TRAIN_USE_COLOR_AUGMENTATION)",
-    "DATA.TRAIN_PCA_EIGVEC": "colour augmentation only (AVA.TRAIN_USE_COLOR_AUGMENTATION)",
 }
 
 

@@ -14,6 +14,13 @@ __all__ = ["add_data_config", "dataset_name", "validate_data"]
 
 #: the data sets whose clips are cut with PySlowFast's scale jitter and crops
 _CLIP_DATASETS = ("kinetics", "charades", "ava")
+#: PySlowFast's default PCA of the lighting noise (DATA.TRAIN_PCA_EIGVAL / EIGVEC)
+_PCA_EIGVAL = [0.225, 0.224, 0.229]
+_PCA_EIGVEC = [
+    [-0.5675, 0.7192, 0.4009],
+    [-0.5808, -0.0045, -0.8140],
+    [-0.5836, -0.6948, 0.4203],
+]
 
 
 def add_data_config(cfg: CfgNode) -> None:
@@ -38,13 +45,17 @@ def add_data_config(cfg: CfgNode) -> None:
     cfg.DATA.INPUT_CHANNEL_NUM = [3, 3]  # input channels per pathway
     cfg.DATA.MEAN = [0.45, 0.45, 0.45]  # per-channel mean of pixels in [0, 1]
     cfg.DATA.STD = [0.225, 0.225, 0.225]  # per-channel std of pixels in [0, 1]
-    # PCA lighting noise (RGB), used with AVA.TRAIN_USE_COLOR_AUGMENTATION.
-    cfg.DATA.TRAIN_PCA_EIGVAL = [0.225, 0.224, 0.229]
-    cfg.DATA.TRAIN_PCA_EIGVEC = [
-        [-0.5675, 0.7192, 0.4009],
-        [-0.5808, -0.0045, -0.8140],
-        [-0.5836, -0.6948, 0.4203],
-    ]
+    # ImageNet's training colour augmentation (the official MutualNet recipe: 0.4, 0.1).
+    # Not in PySlowFast: brightness, contrast and saturation jitter of this strength
+    # (torchvision's ColorJitter(x, x, x)); 0: off.
+    cfg.DATA.TRAIN_COLOR_JITTER = 0.0
+    # Not in PySlowFast (its ImageNet loader always uses 0.1): std of the alphas of AlexNet's
+    # PCA lighting noise, an RGB offset EIGVEC @ (alpha * EIGVAL) per image; 0: off.
+    cfg.DATA.TRAIN_PCA_ALPHA_STD = 0.0
+    # The PCA of that noise (RGB, pixels in [0, 1]; EIGVEC's columns are the components).
+    # PySlowFast's defaults; AlexNet's ImageNet values are [0.2175, 0.0188, 0.0045].
+    cfg.DATA.TRAIN_PCA_EIGVAL = list(_PCA_EIGVAL)
+    cfg.DATA.TRAIN_PCA_EIGVEC = [list(row) for row in _PCA_EIGVEC]
     cfg.DATA.DECODING_BACKEND = "pyav"  # video decoder: pyav or torchvision
     cfg.DATA.RANDOM_FLIP = True  # random horizontal flip in training
     cfg.DATA.REVERSE_INPUT_CHANNEL = False  # feed BGR instead of RGB (Charades)
@@ -137,6 +148,7 @@ def validate_data(cfg: CfgNode) -> None:
         raise ConfigError(f"DATA.STD must be > 0, got {list(data.STD)!r}")
     names = {dataset_name(cfg.TRAIN.DATASET), dataset_name(cfg.TEST.DATASET)}
     _validate_relative_crops(data, names)
+    _validate_color(cfg)
     if names & set(_CLIP_DATASETS):
         _validate_clip_crops(cfg)
     if "moving_digits" in names:
@@ -163,6 +175,42 @@ def _validate_relative_crops(data: CfgNode, names: set[str]) -> None:
             )
         if len(values) != 2 or not all(is_number(v) for v in values) or not 0 < values[0] <= values[1]:
             raise ConfigError(f"DATA.{key} must be [] or [min, max] with 0 < min <= max, got {values}")
+
+
+def _validate_color(cfg: CfgNode) -> None:
+    """Colour jitter and lighting noise are built for ImageNet's training images only;
+    the PCA is read by the lighting noise only, so it must then stay at its default."""
+    data = cfg.DATA
+    for key in ("TRAIN_COLOR_JITTER", "TRAIN_PCA_ALPHA_STD"):
+        value = data[key]
+        if not (is_number(value) and value >= 0):
+            raise ConfigError(f"DATA.{key} must be a number >= 0 (0: off), got {value!r}")
+        train = dataset_name(cfg.TRAIN.DATASET)
+        if value and train != "imagenet":
+            raise ConfigError(
+                f"DATA.{key} {value} acts for imagenet only (colour augmentation of "
+                f"videos and digits is not built), got TRAIN.DATASET {cfg.TRAIN.DATASET!r}"
+            )
+    eigval, eigvec = list(data.TRAIN_PCA_EIGVAL), list(data.TRAIN_PCA_EIGVEC)
+    if len(eigval) != 3 or not all(is_number(v) for v in eigval):
+        raise ConfigError(f"DATA.TRAIN_PCA_EIGVAL must hold 3 numbers, got {eigval!r}")
+    rows_ok = all(
+        isinstance(r, (list, tuple)) and len(r) == 3 and all(is_number(v) for v in r)
+        for r in eigvec
+    )
+    if len(eigvec) != 3 or not rows_ok:
+        raise ConfigError(f"DATA.TRAIN_PCA_EIGVEC must be 3 rows of 3 numbers, got {eigvec!r}")
+    if data.TRAIN_PCA_ALPHA_STD:
+        return
+    for key, value, default in (
+        ("TRAIN_PCA_EIGVAL", eigval, _PCA_EIGVAL),
+        ("TRAIN_PCA_EIGVEC", [list(r) for r in eigvec], _PCA_EIGVEC),
+    ):
+        if value != default:
+            raise ConfigError(
+                f"DATA.{key} acts with DATA.TRAIN_PCA_ALPHA_STD > 0 only (the lighting "
+                f"noise), which is 0: leave it at its default or set the noise's std"
+            )
 
 
 def _validate_clip_crops(cfg: CfgNode) -> None:

@@ -18,6 +18,7 @@ from .errors import ConfigError, check_choice, check_whole, is_number, lookup
 __all__ = [
     "LR_POLICIES",
     "OPTIMIZERS",
+    "WEIGHT_DECAY_RULES",
     "add_run_config",
     "check_process_layout",
     "sync_bn_group",
@@ -28,6 +29,8 @@ __all__ = [
 LR_POLICIES = ("cosine", "steps_with_relative_lrs", "constant")
 #: SOLVER.OPTIMIZING_METHOD values the engine builds
 OPTIMIZERS = ("sgd", "adam", "adamw")
+#: SOLVER.WEIGHT_DECAY_RULE values (the engine's ``solver.WEIGHT_DECAY_RULES``)
+WEIGHT_DECAY_RULES = ("pyslowfast", "mutualnet")
 
 
 def add_run_config(cfg: CfgNode) -> None:
@@ -85,6 +88,13 @@ def add_run_config(cfg: CfgNode) -> None:
     cfg.SOLVER.NESTEROV = True  # Nesterov momentum
     cfg.SOLVER.WEIGHT_DECAY = 1e-4  # L2 penalty of the non-BN parameters
     cfg.SOLVER.ZERO_WD_1D_PARAM = False  # no weight decay on biases and 1-D params
+    # Not in PySlowFast: which parameters WEIGHT_DECAY applies to. "pyslowfast": every
+    # parameter outside BN layers (BN ones by BN.WEIGHT_DECAY, 1-D ones by 0 with
+    # ZERO_WD_1D_PARAM). "mutualnet", the official MutualNet code's rule: only the weights
+    # of conv (1D/2D/3D) and linear layers, depthwise convs excepted; biases, BN and
+    # everything else never decay (BN.WEIGHT_DECAY must then be 0; ZERO_WD_1D_PARAM has
+    # nothing left to change).
+    cfg.SOLVER.WEIGHT_DECAY_RULE = "pyslowfast"
     cfg.SOLVER.WARMUP_FACTOR = 0.1  # warm-up start as a fraction of BASE_LR
     cfg.SOLVER.WARMUP_EPOCHS = 0.0  # length of the linear warm-up
     cfg.SOLVER.WARMUP_START_LR = 0.01  # rate at the start of the warm-up
@@ -134,6 +144,11 @@ def validate_run(cfg: CfgNode, processes: Optional[int] = None) -> None:
         check_choice(key, lookup(cfg, key), ("pytorch", "caffe2"))
     _validate_solver(cfg.SOLVER)
     _validate_norm(cfg.BN)
+    if cfg.SOLVER.WEIGHT_DECAY_RULE == "mutualnet" and cfg.BN.WEIGHT_DECAY != 0:
+        raise ConfigError(
+            f"BN.WEIGHT_DECAY must be 0 with SOLVER.WEIGHT_DECAY_RULE 'mutualnet' (BN "
+            f"parameters never decay under it), got {cfg.BN.WEIGHT_DECAY!r}"
+        )
 
 
 def check_process_layout(cfg: CfgNode, processes: Optional[int] = None) -> None:
@@ -198,6 +213,7 @@ def sync_bn_group(cfg: CfgNode, processes: int) -> int:
 def _validate_solver(solver: CfgNode) -> None:
     check_choice("SOLVER.LR_POLICY", solver.LR_POLICY, LR_POLICIES)
     check_choice("SOLVER.OPTIMIZING_METHOD", solver.OPTIMIZING_METHOD, OPTIMIZERS)
+    check_choice("SOLVER.WEIGHT_DECAY_RULE", solver.WEIGHT_DECAY_RULE, WEIGHT_DECAY_RULES)
     check_whole("SOLVER.MAX_EPOCH", solver.MAX_EPOCH, 1)
     warmup = solver.WARMUP_EPOCHS
     if not (is_number(warmup) and 0 <= warmup < solver.MAX_EPOCH):

@@ -24,6 +24,7 @@ from .pathways import pack_pathways
 from .specs import (
     SPLITS,
     ClipSampling,
+    ColorAugmentation,
     Normalization,
     RetryPolicy,
     SpatialSampling,
@@ -42,6 +43,7 @@ __all__ = [
     "Charades",
     "ClipDataset",
     "ClipSampling",
+    "ColorAugmentation",
     "DatasetSpec",
     "DecodeError",
     "DigitImages",

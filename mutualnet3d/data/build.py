@@ -21,6 +21,7 @@ from .kinetics import Kinetics
 from .moving_digits import DigitImages, MovingDigits
 from .specs import (
     ClipSampling,
+    ColorAugmentation,
     Normalization,
     RetryPolicy,
     SpatialSampling,
@@ -111,7 +112,9 @@ class DatasetSpec:
     bounds every label the annotation files list, Kinetics' too, and ImageNet's class
     folders (None: not checked);
     ``allow_duplicates`` False refuses annotation rows listed twice (True keeps them,
-    as PySlowFast, and warns once per file with the count). ``sampling`` is needed
+    as PySlowFast, and warns once per file with the count). ``color``: the colour
+    jitter and lighting noise of ImageNet's training images (none by default; the
+    other data sets refuse it). ``sampling`` is needed
     by the video sets, ``ava`` by AVA, ``digits`` by Moving Digits; a missing one raises
     ``ValueError`` naming it. Fields a data set does not use are ignored by it.
     """
@@ -125,6 +128,7 @@ class DatasetSpec:
     allow_duplicates: bool = True
     sampling: Optional[ClipSampling] = None
     spatial: SpatialSampling = SpatialSampling()
+    color: ColorAugmentation = ColorAugmentation()  # ImageNet's training images
     views: TestViews = TestViews()
     retry: RetryPolicy = RetryPolicy()
     ava: Optional[AvaFiles] = None
@@ -139,6 +143,11 @@ class DatasetSpec:
         for field in _REQUIRED[self.name]:
             if getattr(self, field) is None:
                 raise ValueError(f"DatasetSpec.{field} is required for {self.name}")
+        if self.color.enabled and self.name != "imagenet":
+            raise ValueError(
+                f"DatasetSpec.color acts for imagenet only (colour augmentation of videos "
+                f"and digits is not built), got {self.color} for {self.name}"
+            )
 
 
 def _clip_arguments(spec: DatasetSpec, alpha: Optional[int]) -> dict[str, Any]:
@@ -198,6 +207,7 @@ def _imagenet(spec: DatasetSpec, split: str, alpha: Optional[int]) -> ImageFolde
         random_flip=s.random_flip,
         crop_scale=s.scales_relative or (0.08, 1.0),
         crop_ratio=s.aspect_relative or (3 / 4, 4 / 3),
+        color=spec.color,
         # No failure ratio (PySlowFast has none for ImageNet): failures are only counted.
         retry=RetryPolicy(spec.retry.max_retries),
     )
@@ -248,7 +258,8 @@ def build_dataset(spec: DatasetSpec, split: str, *, alpha: Optional[int] = None)
     * ava: PySlowFast's AVA layout (:class:`AvaFiles`);
     * imagenet: class folders ``{root}/{train,val}`` (test reads val); crop
       ``spatial.crop_size``, evaluated at a short side of ``spatial.test_crop_size``
-      when larger, else ``crop_size / 0.875``;
+      when larger, else ``crop_size / 0.875``; training images get ``color``'s jitter
+      and lighting noise;
     * moving_digits: the embedded demo set, rendered in memory (``digits``; test reads
       val and crops ``spatial.test_crop_size``, train/val ``spatial.crop_size``);
     * mnist_digits: the digits of that set as 2D images (``spatial.crop_size`` px).

@@ -9,8 +9,10 @@ as uint8 tensors with ``torchvision.transforms.v2``:
 
 * train: ``RandomResizedCrop(crop_size)`` (area ``crop_scale``, default 0.08-1, aspect
   ``crop_ratio``, default 3/4-4/3: PySlowFast's DATA.TRAIN_JITTER_SCALES_RELATIVE and
-  TRAIN_JITTER_ASPECT_RELATIVE; bilinear, antialiased) and a horizontal flip with
-  probability 0.5;
+  TRAIN_JITTER_ASPECT_RELATIVE; bilinear, antialiased), a horizontal flip with
+  probability 0.5, then the colour augmentation ``color`` asks for (default none):
+  torchvision's ``ColorJitter`` on the uint8 image and AlexNet's PCA lighting noise on
+  its [0, 1] values, before the normalisation (the official MutualNet recipe);
 * val / test: short side resized to ``resize_size``, centre ``crop_size`` square
   (the 256 -> 224 evaluation of the ResNet papers).
 """
@@ -28,7 +30,8 @@ from torchvision.transforms import v2
 from torchvision.transforms.v2.functional import pil_to_tensor
 
 from .failures import FailureLog, RetryLoop
-from .specs import Normalization, RetryPolicy, check_split
+from .specs import ColorAugmentation, Normalization, RetryPolicy, check_split
+from .transforms import Lighting
 
 __all__ = ["IMAGE_EXTENSIONS", "ImageDecodeWarning", "ImageFolderClassification", "load_rgb"]
 
@@ -77,6 +80,7 @@ class ImageFolderClassification(Dataset):
         random_flip: train-time horizontal flip.
         retry: other images (train/val) or attempts (test) after a failure.
         crop_scale, crop_ratio: the training crop's area fraction and aspect ranges.
+        color: the training images' colour jitter and lighting noise (default: none).
     """
 
     #: splits in which an image that fails to load is replaced by another
@@ -94,6 +98,7 @@ class ImageFolderClassification(Dataset):
         retry: RetryPolicy = RetryPolicy(),
         crop_scale: tuple[float, float] = (0.08, 1.0),
         crop_ratio: tuple[float, float] = (3 / 4, 4 / 3),
+        color: ColorAugmentation = ColorAugmentation(),
     ) -> None:
         check_split(split)
         if crop_size < 1 or resize_size < 1:
@@ -110,6 +115,7 @@ class ImageFolderClassification(Dataset):
         self.random_flip = random_flip
         self.retry = retry
         self.crop_scale, self.crop_ratio = tuple(crop_scale), tuple(crop_ratio)
+        self.color = color
         self.classes, self.class_to_idx = _list_classes(self.root)
         #: (path, label) per image, sorted by class then path (ImageFolder's order)
         self.samples: list[tuple[str, int]] = _list_images(self.root, self.class_to_idx)
@@ -137,19 +143,28 @@ class ImageFolderClassification(Dataset):
         return len(self.samples)
 
     def _build_transform(self) -> v2.Transform:
+        lighting: list[Lighting] = []
         if self.split == "train":
             spatial: list[v2.Transform] = [v2.RandomResizedCrop(
                 self.crop_size, scale=self.crop_scale, ratio=self.crop_ratio, antialias=True
             )]
             if self.random_flip:
                 spatial.append(v2.RandomHorizontalFlip(0.5))
+            color = self.color
+            if color.jitter > 0:
+                j = color.jitter
+                spatial.append(v2.ColorJitter(brightness=j, contrast=j, saturation=j))
+            if color.lighting_std > 0:
+                lighting.append(Lighting(color.lighting_std, color.eigval, color.eigvec))
         else:
             spatial = [v2.Resize(self.resize_size, antialias=True), v2.CenterCrop(self.crop_size)]
-        # Resize and crop the uint8 image (fewer bytes to move), then scale to [0, 1]
-        # and normalise.
+        # Resize, crop and jitter the uint8 image (fewer bytes to move; 8-bit pixels as
+        # torchvision's ColorJitter on PIL images), then scale to [0, 1], add the lighting
+        # noise (in [0, 1] units, its eigenvalues') and normalise.
         return v2.Compose([
             *spatial,
             v2.ToDtype(torch.float32, scale=True),
+            *lighting,
             self.normalization,
         ])
 

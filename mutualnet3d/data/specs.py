@@ -18,6 +18,7 @@ from .transforms import normalize
 __all__ = [
     "SPLITS",
     "ClipSampling",
+    "ColorAugmentation",
     "Normalization",
     "RetryPolicy",
     "SpatialSampling",
@@ -124,6 +125,47 @@ class TestViews:
     def num_views(self) -> int:
         """Views per video: ``num_ensemble_views * num_spatial_crops``."""
         return self.num_ensemble_views * self.num_spatial_crops
+
+
+@dataclass(frozen=True)
+class ColorAugmentation:
+    """Colour augmentation of training images (ImageNet's data set).
+
+    ``jitter``: brightness, contrast and saturation jitter of this strength, torchvision's
+    ``ColorJitter(jitter, jitter, jitter)`` (each factor uniform in ``[max(0, 1 - jitter),
+    1 + jitter]``, the three in random order); ``lighting_std``: the std of AlexNet's PCA
+    lighting noise (:func:`~mutualnet3d.data.transforms.lighting`) with ``eigval`` and
+    ``eigvec`` (rows R, G, B; columns the components; pixels in [0, 1] units). 0 turns
+    either off. Defaults: off, with PySlowFast's DATA.TRAIN_PCA_EIGVAL / EIGVEC.
+    """
+
+    jitter: float = 0.0
+    lighting_std: float = 0.0
+    eigval: tuple[float, ...] = (0.225, 0.224, 0.229)
+    eigvec: tuple[tuple[float, ...], ...] = (
+        (-0.5675, 0.7192, 0.4009),
+        (-0.5808, -0.0045, -0.8140),
+        (-0.5836, -0.6948, 0.4203),
+    )
+
+    def __post_init__(self) -> None:
+        for field in ("jitter", "lighting_std"):
+            value = getattr(self, field)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+                raise _invalid(self, field, "a number >= 0", value)
+            object.__setattr__(self, field, float(value))
+        eigval = tuple(float(v) for v in self.eigval)
+        if len(eigval) != 3:
+            raise _invalid(self, "eigval", "3 numbers", self.eigval)
+        eigvec = tuple(tuple(float(v) for v in row) for row in self.eigvec)
+        if len(eigvec) != 3 or any(len(row) != 3 for row in eigvec):
+            raise _invalid(self, "eigvec", "3 rows of 3 numbers", self.eigvec)
+        object.__setattr__(self, "eigval", eigval)
+        object.__setattr__(self, "eigvec", eigvec)
+
+    @property
+    def enabled(self) -> bool:
+        return self.jitter > 0 or self.lighting_std > 0
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
-"""Spatial transforms of a clip, PySlowFast's rules on plain torch tensors.
+"""Spatial transforms of a clip, and PCA lighting noise, on plain torch tensors.
 
-Every function takes and returns a float clip of shape (C, T, H, W) (sizes in pixels);
-random ones draw from ``generator`` (``None``: torch's global RNG, which the DataLoader
+The spatial ones follow PySlowFast's rules. Every function takes and returns a float clip
+of shape (C, T, H, W) (sizes in pixels; ``normalize`` and ``lighting`` take a (C, H, W)
+image too); random ones draw from ``generator`` (``None``: torch's global RNG, which the DataLoader
 seeds per worker). Nothing here imports ``pytorchvideo.transforms``, which does not
 work with the installed torchvision.
 """
@@ -24,6 +25,8 @@ __all__ = [
     "horizontal_flip",
     "random_horizontal_flip",
     "normalize",
+    "lighting",
+    "Lighting",
 ]
 
 
@@ -142,3 +145,56 @@ def normalize(clip: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -
     m = torch.as_tensor(mean, dtype=clip.dtype, device=clip.device).view(shape)
     s = torch.as_tensor(std, dtype=clip.dtype, device=clip.device).view(shape)
     return (clip - m) / s
+
+
+def lighting(
+    image: torch.Tensor,
+    alpha_std: float,
+    eigval: Sequence[float],
+    eigvec: Sequence[Sequence[float]],
+    generator: Optional[torch.Generator] = None,
+) -> torch.Tensor:
+    """AlexNet's PCA lighting noise on an RGB image (3, H, W) or clip (3, T, H, W).
+
+    Draws ``alpha ~ N(0, alpha_std**2)`` per principal component, once per call, and adds
+    the RGB offset ``eigvec @ (alpha * eigval)`` to every pixel (``eigvec``'s columns
+    are the components, its rows R, G, B; ``eigval`` their eigenvalues, for pixels in
+    [0, 1] units). Not clamped, as AlexNet, fb.resnet.torch and PySlowFast. A float
+    image is returned as a new tensor; ``alpha_std`` 0 returns ``image`` itself.
+    """
+    if image.shape[0] != 3:
+        raise ValueError(f"lighting needs 3 (RGB) channels first, got shape {tuple(image.shape)}")
+    if alpha_std == 0:
+        return image
+    alpha = torch.randn(3, generator=generator, dtype=torch.float64) * alpha_std
+    vec = torch.as_tensor(eigvec, dtype=torch.float64)
+    val = torch.as_tensor(eigval, dtype=torch.float64)
+    offset = (vec @ (alpha * val)).to(image.dtype)
+    return image + offset.view((3,) + (1,) * (image.dim() - 1))
+
+
+class Lighting:
+    """:func:`lighting` as a transform: ``Lighting(0.1, eigval, eigvec)(image)``; each call
+    draws a new ``alpha`` from ``generator`` (``None``: torch's global RNG)."""
+
+    def __init__(
+        self,
+        alpha_std: float,
+        eigval: Sequence[float],
+        eigvec: Sequence[Sequence[float]],
+        generator: Optional[torch.Generator] = None,
+    ) -> None:
+        if not alpha_std >= 0:
+            raise ValueError(f"alpha_std must be >= 0, got {alpha_std!r}")
+        self.alpha_std = float(alpha_std)
+        self.eigval = tuple(float(v) for v in eigval)
+        self.eigvec = tuple(tuple(float(v) for v in row) for row in eigvec)
+        if len(self.eigval) != 3 or len(self.eigvec) != 3 or any(len(r) != 3 for r in self.eigvec):
+            raise ValueError(f"need 3 eigenvalues and 3x3 eigenvectors, got {eigval!r}, {eigvec!r}")
+        self.generator = generator
+
+    def __call__(self, image: torch.Tensor) -> torch.Tensor:
+        return lighting(image, self.alpha_std, self.eigval, self.eigvec, self.generator)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(alpha_std={self.alpha_std})"

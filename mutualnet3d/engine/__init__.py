@@ -9,11 +9,20 @@ from .forward import forward_at, resize_input, scale_boxes
 from .mutual import StepResult, distillation_loss, mutual_step
 from .run import run
 from .sampling import SAMPLING_MODES, ConfigSampler, SubnetConfig
-from .solver import LRSchedule, OptimizerSpec, build_criterion, build_optimizer, set_lr
+from .solver import (
+    WEIGHT_DECAY_RULES,
+    LRSchedule,
+    OptimizerSpec,
+    build_criterion,
+    build_optimizer,
+    decayed_parameters,
+    set_lr,
+)
 from .spec import RunSpec
 
 __all__ = [
     "SAMPLING_MODES",
+    "WEIGHT_DECAY_RULES",
     "Checkpointer",
     "ConfigSampler",
     "LRSchedule",
@@ -23,6 +32,7 @@ __all__ = [
     "SubnetConfig",
     "build_criterion",
     "build_optimizer",
+    "decayed_parameters",
     "distillation_loss",
     "forward_at",
     "latest_checkpoint",

@@ -10,9 +10,22 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-__all__ = ["LRSchedule", "OptimizerSpec", "build_criterion", "build_optimizer", "set_lr"]
+__all__ = [
+    "WEIGHT_DECAY_RULES",
+    "LRSchedule",
+    "OptimizerSpec",
+    "build_criterion",
+    "build_optimizer",
+    "decayed_parameters",
+    "set_lr",
+]
 
 Criterion = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+#: SOLVER.WEIGHT_DECAY_RULE values: which parameters SOLVER.WEIGHT_DECAY applies to
+WEIGHT_DECAY_RULES = ("pyslowfast", "mutualnet")
+
+_CONVS = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
 
 
 @dataclass(frozen=True)
@@ -27,32 +40,29 @@ class OptimizerSpec:
     weight_decay: float = 1e-4  # WEIGHT_DECAY
     bn_weight_decay: float = 0.0  # BN.WEIGHT_DECAY
     zero_wd_1d_param: bool = False  # ZERO_WD_1D_PARAM
+    weight_decay_rule: str = "pyslowfast"  # WEIGHT_DECAY_RULE (ours): pyslowfast, mutualnet
+
+    def __post_init__(self) -> None:
+        if self.weight_decay_rule not in WEIGHT_DECAY_RULES:
+            raise ValueError(
+                f"weight-decay rule {self.weight_decay_rule!r} is not one of "
+                f"{', '.join(WEIGHT_DECAY_RULES)}"
+            )
 
 
 def build_optimizer(model: nn.Module, spec: OptimizerSpec) -> torch.optim.Optimizer:
-    """SGD (or Adam/AdamW) with PySlowFast's weight-decay groups.
+    """SGD (or Adam/AdamW) with the weight-decay groups of ``spec.weight_decay_rule``.
 
-    Batch-norm parameters decay by ``bn_weight_decay``; other 1-D parameters (biases) by
-    0 when ``zero_wd_1d_param``; everything else, conv weights of any rank included (a
-    filter on 4-D weights would silently skip Conv3d), by ``weight_decay``.
+    ``pyslowfast``: batch-norm parameters decay by ``bn_weight_decay``; other 1-D
+    parameters (biases) by 0 when ``zero_wd_1d_param``; everything else, conv weights of
+    any rank included (a filter on 4-D weights would silently skip Conv3d), by
+    ``weight_decay``. ``mutualnet`` (the official MutualNet code): only the weights
+    :func:`decayed_parameters` names decay, by ``weight_decay``; all else by 0.
     """
-    bn, no_decay, decay = [], [], []
-    for module in model.modules():
-        is_bn = isinstance(module, nn.modules.batchnorm._NormBase)
-        for param in module.parameters(recurse=False):
-            if not param.requires_grad:
-                continue
-            if is_bn:
-                bn.append(param)
-            elif param.ndim <= 1 and spec.zero_wd_1d_param:
-                no_decay.append(param)
-            else:
-                decay.append(param)
-    groups = [
-        {"params": decay, "weight_decay": spec.weight_decay},
-        {"params": bn, "weight_decay": spec.bn_weight_decay},
-        {"params": no_decay, "weight_decay": 0.0},
-    ]
+    if spec.weight_decay_rule == "mutualnet":
+        groups = _mutualnet_groups(model, spec.weight_decay)
+    else:
+        groups = _pyslowfast_groups(model, spec)
     groups = [g for g in groups if g["params"]]
     if spec.method == "sgd":
         return torch.optim.SGD(
@@ -66,6 +76,61 @@ def build_optimizer(model: nn.Module, spec: OptimizerSpec) -> torch.optim.Optimi
         cls = torch.optim.Adam if spec.method == "adam" else torch.optim.AdamW
         return cls(groups, lr=spec.base_lr)
     raise ValueError(f"optimizer {spec.method!r} is not one of sgd, adam, adamw")
+
+
+def decayed_parameters(model: nn.Module) -> list[nn.Parameter]:
+    """The weights the official MutualNet code decays: those of each conv (1D, 2D or 3D,
+    slimmable ones included) and linear layer, except depthwise convs.
+
+    Decided per module, not by tensor rank: the official ``get_optimizer`` (train.py)
+    picks 4-D tensors whose second dimension is not 1 and 2-D tensors, which would miss
+    every 5-D Conv3d weight. A conv is depthwise when ``groups == in_channels > 1`` (one
+    input channel per group, the official ``size(1) == 1``). Biases, normalisation
+    layers and any other parameter never decay. Each parameter once (shared ones too),
+    in ``named_modules`` order; frozen ones (``requires_grad`` False) left out.
+    """
+    params, seen = [], set()
+    for _, module in model.named_modules():
+        if isinstance(module, _CONVS):
+            if module.groups > 1 and module.groups == module.in_channels:
+                continue
+        elif not isinstance(module, nn.Linear):
+            continue
+        weight = module.weight
+        if weight is not None and weight.requires_grad and id(weight) not in seen:
+            seen.add(id(weight))
+            params.append(weight)
+    return params
+
+
+def _mutualnet_groups(model: nn.Module, weight_decay: float) -> list[dict]:
+    decay = decayed_parameters(model)
+    chosen = {id(p) for p in decay}
+    rest = [p for p in model.parameters() if p.requires_grad and id(p) not in chosen]
+    return [
+        {"params": decay, "weight_decay": weight_decay},
+        {"params": rest, "weight_decay": 0.0},
+    ]
+
+
+def _pyslowfast_groups(model: nn.Module, spec: OptimizerSpec) -> list[dict]:
+    bn, no_decay, decay = [], [], []
+    for module in model.modules():
+        is_bn = isinstance(module, nn.modules.batchnorm._NormBase)
+        for param in module.parameters(recurse=False):
+            if not param.requires_grad:
+                continue
+            if is_bn:
+                bn.append(param)
+            elif param.ndim <= 1 and spec.zero_wd_1d_param:
+                no_decay.append(param)
+            else:
+                decay.append(param)
+    return [
+        {"params": decay, "weight_decay": spec.weight_decay},
+        {"params": bn, "weight_decay": spec.bn_weight_decay},
+        {"params": no_decay, "weight_decay": 0.0},
+    ]
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from ..config.data import dataset_name
 from ..data import (
     AvaFiles,
     ClipSampling,
+    ColorAugmentation,
     DatasetSpec,
     DigitsSettings,
     Normalization,
@@ -312,6 +313,7 @@ def _optimizer_spec(cfg: CfgNode) -> OptimizerSpec:
         weight_decay=solver.WEIGHT_DECAY,
         bn_weight_decay=cfg.BN.WEIGHT_DECAY,
         zero_wd_1d_param=solver.ZERO_WD_1D_PARAM,
+        weight_decay_rule=solver.WEIGHT_DECAY_RULE,
     )
 
 
@@ -409,6 +411,17 @@ def _test_spec(cfg: CfgNode, batch_size: int) -> MultiViewSpec:
     )
 
 
+def _color_augmentation(data: CfgNode) -> ColorAugmentation:
+    """ImageNet's colour jitter and lighting noise (DATA.TRAIN_COLOR_JITTER,
+    TRAIN_PCA_ALPHA_STD, TRAIN_PCA_EIGVAL, TRAIN_PCA_EIGVEC)."""
+    return ColorAugmentation(
+        jitter=data.TRAIN_COLOR_JITTER,
+        lighting_std=data.TRAIN_PCA_ALPHA_STD,
+        eigval=tuple(data.TRAIN_PCA_EIGVAL),
+        eigvec=tuple(tuple(row) for row in data.TRAIN_PCA_EIGVEC),
+    )
+
+
 def dataset_spec(cfg: CfgNode, split: str) -> DatasetSpec:
     """The :class:`~mutualnet3d.data.DatasetSpec` of ``split`` (train, val, test).
 
@@ -418,7 +431,8 @@ def dataset_spec(cfg: CfgNode, split: str) -> DatasetSpec:
     TARGET_FPS, TRAIN_JITTER_SCALES, TRAIN_CROP_SIZE, TEST_CROP_SIZE, RANDOM_FLIP,
     INV_UNIFORM_SAMPLE, MEAN, STD, REVERSE_INPUT_CHANNEL, MAX_DECODE_RETRIES,
     MAX_FAILURE_RATIO, USE_OFFSET_SAMPLING, ALLOW_DUPLICATES; MODEL.NUM_CLASSES; TEST.NUM_ENSEMBLE_VIEWS, NUM_SPATIAL_CROPS;
-    for ava the AVA paths and file names, for moving_digits the MOVING_DIGITS keys.
+    for ava the AVA paths and file names, for moving_digits the MOVING_DIGITS keys, for
+    imagenet the colour augmentation's (DATA.TRAIN_COLOR_JITTER, TRAIN_PCA_*).
     The config is a validated one (``load_config``: known data sets, FFmpeg decoding).
     The pathway ratio ``alpha`` is not part of the spec: it is the model's.
     """
@@ -442,6 +456,7 @@ def dataset_spec(cfg: CfgNode, split: str) -> DatasetSpec:
             tuple(data.TRAIN_JITTER_SCALES_RELATIVE),
             tuple(data.TRAIN_JITTER_ASPECT_RELATIVE),
         ),
+        color=_color_augmentation(data) if name == "imagenet" else ColorAugmentation(),
         views=TestViews(
             cfg.TEST.NUM_ENSEMBLE_VIEWS, cfg.TEST.NUM_SPATIAL_CROPS, data.USE_OFFSET_SAMPLING
         ),

@@ -15,6 +15,7 @@ from mutualnet3d.data import (
     AvaFiles,
     Charades,
     ClipSampling,
+    ColorAugmentation,
     DatasetSpec,
     DigitImages,
     DigitsSettings,
@@ -118,6 +119,9 @@ def test_imagenet_folders_and_resize_rule(tmp_path: Path, test_crop: int, resize
     train = build_dataset(spec, "train")
     assert isinstance(train, ImageFolderClassification) and train.num_classes == 3
     assert train.random_flip is False and train.crop_size == 32
+    assert train.color == ColorAugmentation()  # off unless asked
+    coloured = build_dataset(replace(spec, color=ColorAugmentation(0.4, 0.1)), "train")
+    assert coloured.color == ColorAugmentation(0.4, 0.1)
     for split in ("val", "test"):
         evaluated = build_dataset(spec, split)
         assert evaluated.root == str(tmp_path / "val") and evaluated.num_classes == 2
@@ -166,6 +170,8 @@ def test_mnist_digits_are_images_of_the_crop_size() -> None:
         ({"name": "ava", "sampling": ClipSampling(4, 2)}, "DatasetSpec.ava is required for ava"),
         ({"name": "moving_digits", "sampling": ClipSampling(4, 2)},
          "DatasetSpec.digits is required for moving_digits"),
+        ({"name": "mnist_digits", "color": ColorAugmentation(jitter=0.4)},
+         "DatasetSpec.color acts for imagenet only"),
     ],
 )
 def test_spec_refuses_what_its_data_set_cannot_do_without(fields: dict, match: str) -> None:

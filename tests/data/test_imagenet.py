@@ -9,9 +9,11 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader
 from torchvision.datasets import ImageFolder
+from torchvision.transforms import v2
 
-from mutualnet3d.data import Normalization, RetryPolicy, collate_samples
+from mutualnet3d.data import ColorAugmentation, Normalization, RetryPolicy, collate_samples
 from mutualnet3d.data.imagenet import ImageDecodeWarning, ImageFolderClassification
+from mutualnet3d.data.transforms import Lighting
 
 MEAN = (0.5, 0.4, 0.3)
 STD = (0.25, 0.2, 0.1)
@@ -225,3 +227,65 @@ def test_max_failure_ratio_stops_a_broken_folder(folder: Path) -> None:
         for name in ("a_ramp.png", "b_portrait.png"):  # 2 of 6 images > 0.2
             dataset[index_of(dataset, name)]
     assert make(folder, "val").retry == RetryPolicy()  # off unless asked
+
+
+# --------------------------------------------------------------------------------------
+# Colour augmentation (the official MutualNet recipe: jitter 0.4, lighting 0.1)
+# --------------------------------------------------------------------------------------
+EIGVAL = (0.2175, 0.0188, 0.0045)
+EIGVEC = ((-0.5675, 0.7192, 0.4009), (-0.5808, -0.0045, -0.8140), (-0.5836, -0.6948, 0.4203))
+
+
+def test_train_lighting_adds_a_per_image_rgb_offset(folder: Path) -> None:
+    color = ColorAugmentation(lighting_std=0.1, eigval=EIGVAL, eigvec=EIGVEC)
+    plain = make(folder, "train", crop_size=16)
+    lit = make(folder, "train", crop_size=16, color=color)
+    index = index_of(plain, "a_ramp.png")
+    std = torch.tensor(STD).view(3, 1, 1)
+    alphas = []
+    for seed in range(300):
+        torch.manual_seed(seed)  # the same crop and flip, drawn before the noise
+        before = plain[index]["inputs"][0]
+        torch.manual_seed(seed)
+        after = lit[index]["inputs"][0]
+        offset = (after - before) * std  # in [0, 1] pixel units
+        torch.testing.assert_close(offset, offset[:, :1, :1].expand_as(offset), atol=1e-5, rtol=0)
+        alphas.append(torch.tensor(EIGVEC).T @ offset[:, 0, 0] / torch.tensor(EIGVAL))
+    alphas = torch.stack(alphas)
+    assert alphas.mean(0).abs().max() < 0.03
+    # alpha ~ N(0, 0.1) per component (the smallest eigenvalue's recovered less exactly).
+    assert torch.allclose(alphas.std(0), torch.full((3,), 0.1), rtol=0.2)
+    # Evaluation images are never coloured.
+    val = make(folder, "val", color=color)
+    assert torch.equal(val[index]["inputs"][0], make(folder, "val")[index]["inputs"][0])
+
+
+def test_train_colour_jitter_is_torchvision_s_at_the_asked_strength(tmp_path: Path) -> None:
+    (tmp_path / "grey").mkdir()
+    write(solid(24, 24, (100, 100, 100)), tmp_path / "grey" / "a.png")
+    dataset = make(tmp_path, "train", crop_size=16, color=ColorAugmentation(jitter=0.4))
+    jitters = [t for t in dataset.transform.transforms if isinstance(t, v2.ColorJitter)]
+    assert len(jitters) == 1
+    jitter = jitters[0]
+    for factors in (jitter.brightness, jitter.contrast, jitter.saturation):
+        assert tuple(factors) == pytest.approx((0.6, 1.4))
+    assert jitter.hue is None
+    assert not any(isinstance(t, Lighting) for t in dataset.transform.transforms)
+    # A grey image: contrast and saturation leave it (but for a level lost to each op's
+    # rounding to uint8), brightness scales it by U[0.6, 1.4].
+    torch.manual_seed(0)
+    ratios = torch.stack([levels(dataset[0]["inputs"][0]).mean((1, 2)) / 100 for _ in range(400)])
+    assert torch.equal(ratios, ratios[:, :1].expand_as(ratios))  # stays grey
+    assert 0.57 <= float(ratios.min()) < 0.65 and 1.35 < float(ratios.max()) <= 1.41
+    assert abs(float(ratios.mean()) - 1.0) < 0.03
+    torch.manual_seed(5)
+    first = dataset[0]["inputs"][0]
+    torch.manual_seed(5)
+    assert torch.equal(first, dataset[0]["inputs"][0])  # deterministic given the seed
+
+
+def test_colour_augmentation_is_off_by_default(folder: Path) -> None:
+    dataset = make(folder, "train")
+    kinds = [type(t) for t in dataset.transform.transforms]
+    assert v2.ColorJitter not in kinds and Lighting not in kinds
+    assert dataset.color == ColorAugmentation() and not dataset.color.enabled

@@ -8,6 +8,7 @@ import torch
 from mutualnet3d.data import (
     SPLITS,
     ClipSampling,
+    ColorAugmentation,
     Normalization,
     RetryPolicy,
     SpatialSampling,
@@ -23,6 +24,10 @@ def test_defaults_are_pyslowfasts() -> None:
     assert TestViews().num_views == 30 and TestViews(2, 1).num_views == 2
     assert RetryPolicy() == RetryPolicy(max_retries=10, max_failure_ratio=None)
     assert SPLITS == ("train", "val", "test")
+    color = ColorAugmentation()  # off, with PySlowFast's DATA.TRAIN_PCA_EIGVAL / EIGVEC
+    assert (color.jitter, color.lighting_std, color.enabled) == (0.0, 0.0, False)
+    assert color.eigval == (0.225, 0.224, 0.229) and color.eigvec[1] == (-0.5808, -0.0045, -0.8140)
+    assert ColorAugmentation(jitter=0.4).enabled and ColorAugmentation(lighting_std=0.1).enabled
 
 
 def test_config_lists_become_hashable_tuples_of_numbers() -> None:
@@ -60,6 +65,11 @@ def test_specs_are_frozen() -> None:
         (lambda: RetryPolicy(max_retries=-1), "RetryPolicy.max_retries", "-1"),
         (lambda: RetryPolicy(max_failure_ratio=1.5), "RetryPolicy.max_failure_ratio", "1.5"),
         (lambda: RetryPolicy(max_failure_ratio=-0.1), "RetryPolicy.max_failure_ratio", "-0.1"),
+        (lambda: ColorAugmentation(jitter=-0.4), "ColorAugmentation.jitter", "-0.4"),
+        (lambda: ColorAugmentation(lighting_std=True), "ColorAugmentation.lighting_std", "True"),
+        (lambda: ColorAugmentation(eigval=(1, 2)), "ColorAugmentation.eigval", r"\(1, 2\)"),
+        (lambda: ColorAugmentation(eigvec=((1, 0, 0),)), "ColorAugmentation.eigvec",
+         r"\(\(1, 0, 0\),\)"),
     ],
 )
 def test_invalid_values_raise_naming_field_and_value(build, field: str, value: str) -> None:

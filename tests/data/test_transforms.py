@@ -1,4 +1,4 @@
-"""Spatial transforms of (C, T, H, W) clips: scales, crops, flips, normalisation."""
+"""Transforms of (C, T, H, W) clips: scales, crops, flips, normalisation, PCA lighting."""
 
 from __future__ import annotations
 
@@ -48,3 +48,50 @@ def test_normalize_is_per_channel() -> None:
     frames = torch.full((2, 4, 5, 3), 255, dtype=torch.uint8)
     assert T.to_float_clip(frames).shape == (3, 2, 4, 5)
     assert T.to_float_clip(frames).max() == 1.0
+
+
+# AlexNet's PCA of ImageNet's RGB pixels (fb.resnet.torch; the official MutualNet code).
+EIGVAL = (0.2175, 0.0188, 0.0045)
+EIGVEC = (
+    (-0.5675, 0.7192, 0.4009),
+    (-0.5808, -0.0045, -0.8140),
+    (-0.5836, -0.6948, 0.4203),
+)
+
+
+def test_lighting_adds_one_rgb_offset_drawn_from_the_generator() -> None:
+    image = torch.rand(3, 6, 5)
+    out = T.lighting(image, 0.1, EIGVAL, EIGVEC, torch.Generator().manual_seed(3))
+    alpha = torch.randn(3, generator=torch.Generator().manual_seed(3), dtype=torch.float64) * 0.1
+    expected = torch.tensor(EIGVEC, dtype=torch.float64) @ (alpha * torch.tensor(EIGVAL).double())
+    offset = out - image
+    # One offset per channel, the same at every pixel: eigvec @ (alpha * eigval).
+    torch.testing.assert_close(offset, expected.float().view(3, 1, 1).expand_as(image))
+    again = T.lighting(image, 0.1, EIGVAL, EIGVEC, torch.Generator().manual_seed(3))
+    assert torch.equal(out, again)  # deterministic given the generator
+    other = T.lighting(image, 0.1, EIGVAL, EIGVEC, torch.Generator().manual_seed(4))
+    assert not torch.equal(out, other)
+    assert T.lighting(image, 0.0, EIGVAL, EIGVEC) is image
+    clip = torch.rand(3, 4, 5, 5)  # (C, T, H, W): one offset for the whole clip
+    moved = T.lighting(clip, 0.1, EIGVAL, EIGVEC) - clip
+    torch.testing.assert_close(moved, moved[:, :1, :1, :1].expand_as(clip))
+    with pytest.raises(ValueError, match="3 \\(RGB\\) channels"):
+        T.lighting(torch.rand(1, 4, 4), 0.1, EIGVAL, EIGVEC)
+
+
+def test_lighting_alphas_have_the_asked_std() -> None:
+    transform = T.Lighting(0.1, EIGVAL, EIGVEC, generator=torch.Generator().manual_seed(0))
+    image = torch.zeros(3, 1, 1, dtype=torch.float64)
+    offsets = torch.stack([transform(image).view(3) for _ in range(4000)])
+    # The components' coefficients (eigvec's columns are orthonormal) over eigval: alphas.
+    alphas = offsets @ torch.tensor(EIGVEC, dtype=torch.float64) / torch.tensor(EIGVAL).double()
+    assert alphas.mean(0).abs().max() < 0.01
+    torch.testing.assert_close(
+        alphas.std(0), torch.full((3,), 0.1, dtype=torch.float64), rtol=0.05, atol=0
+    )
+    # The RGB offsets: about 0.58 x 0.1 x 0.2175 = 0.013 per channel (the leading component).
+    assert 0.01 < float(offsets.std(0).min()) < float(offsets.std(0).max()) < 0.02
+    with pytest.raises(ValueError, match="alpha_std must be >= 0"):
+        T.Lighting(-0.1, EIGVAL, EIGVEC)
+    with pytest.raises(ValueError, match="3x3 eigenvectors"):
+        T.Lighting(0.1, EIGVAL, EIGVEC[:2])

@@ -10,6 +10,7 @@ from mutualnet3d.config import ConfigError, load_config
 from mutualnet3d.data import (
     AvaFiles,
     ClipSampling,
+    ColorAugmentation,
     DigitsSettings,
     Normalization,
     RetryPolicy,
@@ -122,6 +123,7 @@ def test_dataset_spec_holds_every_data_key(kinetics_dir) -> None:
     assert spec.retry == RetryPolicy(3, 0.5)
     assert spec.allow_duplicates is False
     assert spec.ava is None and spec.digits is None
+    assert spec.color == ColorAugmentation()  # ImageNet's only
     assert dataset_spec(cfg, "test") == spec  # TEST.DATASET is kinetics too
     hash(spec)  # frozen all the way down
 
