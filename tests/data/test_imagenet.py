@@ -236,6 +236,7 @@ EIGVAL = (0.2175, 0.0188, 0.0045)
 EIGVEC = ((-0.5675, 0.7192, 0.4009), (-0.5808, -0.0045, -0.8140), (-0.5836, -0.6948, 0.4203))
 
 
+@pytest.mark.slow  # many images for the offsets' std
 def test_train_lighting_adds_a_per_image_rgb_offset(folder: Path) -> None:
     color = ColorAugmentation(lighting_std=0.1, eigval=EIGVAL, eigvec=EIGVEC)
     plain = make(folder, "train", crop_size=16)

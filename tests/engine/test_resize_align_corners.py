@@ -43,6 +43,7 @@ def test_anything_but_a_bool_is_refused_naming_the_key(value):
         validate_cfg(cfg)
 
 
+@pytest.mark.slow  # a whole tiny run per value
 @pytest.mark.parametrize("align_corners", [True, False])
 def test_every_stage_of_a_run_resizes_with_the_configured_value(
     align_corners, tmp_path, monkeypatch

@@ -77,9 +77,9 @@ def test_expected_cost_is_the_mean_cost_of_the_cohorts_drawn(mode):
     full = SubnetConfig(1.0, 224, 8)
     sampler = ConfigSampler(full, 0.63, (224, 178, 142), (8, 5, 3), 1, mode, seed=3)
     expected = sampler.expected_cost(cost)
-    steps = 40_000
+    steps = 10_000
     drawn = sum(sum(cost(c) for c in sampler.sample(s)) for s in range(steps)) / steps
-    assert expected == pytest.approx(drawn, rel=0.01)
+    assert expected == pytest.approx(drawn, rel=0.02)
     # And by hand for the mutual cohort: full + smallest + one random width.
     if mode == "mutual":
         sizes = sum(s**2 * t for s in (224, 178, 142) for t in (8, 5, 3)) / 9

@@ -96,6 +96,7 @@ def test_a_full_width_inet_is_the_model_as_built(name, kwargs):
     assert abs(_pooled_std(again) / _pooled_std(built) - 1) < 0.03
 
 
+@pytest.mark.slow  # every registered tiny model
 @pytest.mark.parametrize("name", TINY)
 def test_each_models_conv_rule_is_the_one_its_builder_used(name):
     torch.manual_seed(0)
