@@ -123,13 +123,24 @@ def test_a_diverging_loss_names_the_iteration_and_the_last_good_checkpoint(kinet
 def test_the_checkpoint_check_stops_what_the_iteration_check_let_through(
     kinetics_dir, tmp_path, monkeypatch
 ):
-    """Without the check after each step, SGD at lr 1e3 overflows BN variances during
-    epoch 2 with a finite loss: the checkpoint of epoch 2 is refused, not written."""
+    """Without the check after each step, BN running variances that overflow during
+    epoch 2 while the loss stays finite (train mode normalises with batch statistics)
+    are caught by the check before the write: epoch 2's checkpoint is refused."""
     import mutualnet3d.engine.train as train_module
 
     monkeypatch.setattr(train_module, "non_finite_state", lambda model: None)
+    step = train_module.MutualTrainer.step
+
+    def overflowing_bn_in_epoch_2(self, batch, global_step, epoch, device):
+        result = step(self, batch, global_step, epoch, device)
+        if epoch >= 1:
+            bn = next(m for m in self.model.modules() if hasattr(m, "running_var"))
+            bn.running_var.fill_(float("inf"))
+        return result
+
+    monkeypatch.setattr(train_module.MutualTrainer, "step", overflowing_bn_in_epoch_2)
     out = tmp_path / "out"
-    cfg = _training(kinetics_dir, out, **{"SOLVER.BASE_LR": "1e3"})
+    cfg = _training(kinetics_dir, out)
     first = checkpoint_path(str(out), 1)
     with pytest.raises(
         NonFiniteError,
