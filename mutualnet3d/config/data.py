@@ -103,9 +103,14 @@ def add_data_config(cfg: CfgNode) -> None:
     # per clip from DATA.NUM_FRAMES, crops from DATA.TRAIN_CROP_SIZE / TEST_CROP_SIZE.
     cfg.MOVING_DIGITS = CfgNode()
     cfg.MOVING_DIGITS.NUM_TRAIN_CLIPS = 4800  # clips per training epoch (motion i % 12)
-    cfg.MOVING_DIGITS.NUM_VAL_CLIPS = 1200  # clips of held-out digits (val and test)
+    cfg.MOVING_DIGITS.NUM_VAL_CLIPS = 1200  # clips of held-out digits (val; test as many)
     cfg.MOVING_DIGITS.SIZE = 64  # rendered frame side, before the crop
     cfg.MOVING_DIGITS.SEED = 0  # the data set is a function of this seed
+
+    # TRAIN.DATASET fashion_mnist: the IDX files in DATA.PATH_TO_DATA_DIR (empty: where
+    # Debian's dataset-fashion-mnist puts them); val is the training file's last 5,000.
+    cfg.FASHION_MNIST = CfgNode()
+    cfg.FASHION_MNIST.NUM_TRAIN_IMAGES = 0  # the first N of the other 55,000 (0: all)
 
 
 def dataset_name(name: str) -> str:
@@ -153,7 +158,8 @@ def validate_data(cfg: CfgNode) -> None:
         _validate_clip_crops(cfg)
     if "moving_digits" in names:
         _validate_moving_digits(cfg)
-    for name in names & {"moving_digits", "mnist_digits"}:
+    _validate_fashion_mnist(cfg, names)
+    for name in names & {"moving_digits", "mnist_digits", "fashion_mnist"}:
         if cfg.TEST.NUM_ENSEMBLE_VIEWS * cfg.TEST.NUM_SPATIAL_CROPS != 1:
             raise ConfigError(
                 f"{name} has one test view per clip: set TEST.NUM_ENSEMBLE_VIEWS and "
@@ -173,8 +179,14 @@ def _validate_relative_crops(data: CfgNode, names: set[str]) -> None:
                 f"DATA.{key} {values} acts for imagenet only (random resized crops of "
                 f"videos are not built), got data sets {sorted(names)}"
             )
-        if len(values) != 2 or not all(is_number(v) for v in values) or not 0 < values[0] <= values[1]:
-            raise ConfigError(f"DATA.{key} must be [] or [min, max] with 0 < min <= max, got {values}")
+        if (
+            len(values) != 2
+            or not all(is_number(v) for v in values)
+            or not 0 < values[0] <= values[1]
+        ):
+            raise ConfigError(
+                f"DATA.{key} must be [] or [min, max] with 0 < min <= max, got {values}"
+            )
 
 
 def _validate_color(cfg: CfgNode) -> None:
@@ -243,6 +255,17 @@ def _validate_clip_crops(cfg: CfgNode) -> None:
             f"DATA.TEST_CROP_SIZE ({data.TEST_CROP_SIZE}) must be in [1, "
             f"DATA.TRAIN_JITTER_SCALES[0] = {scales[0]}] with TEST.NUM_SPATIAL_CROPS 1: "
             "the centre crop is cut from that short side"
+        )
+
+
+def _validate_fashion_mnist(cfg: CfgNode, names: set[str]) -> None:
+    count = cfg.FASHION_MNIST.NUM_TRAIN_IMAGES
+    if not (isinstance(count, int) and 0 <= count <= 55000):
+        raise ConfigError(f"FASHION_MNIST.NUM_TRAIN_IMAGES must be in [0, 55000], got {count!r}")
+    if count and "fashion_mnist" not in names:
+        raise ConfigError(
+            f"FASHION_MNIST.NUM_TRAIN_IMAGES {count} acts for fashion_mnist only, got data "
+            f"sets {sorted(names)}"
         )
 
 

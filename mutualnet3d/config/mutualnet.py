@@ -73,6 +73,11 @@ def add_mutualnet_config(cfg: CfgNode) -> None:
     # Stages after training: BN calibration of the grid, then its evaluation (search).
     cfg.MUTUALNET.CALIBRATE = True
     cfg.MUTUALNET.SEARCH = True
+    # Splits the search evaluates every configuration on, one decode each. The first
+    # builds the query table (search_table.json, query_table.json, accuracy_flops.png);
+    # another writes search_table_<split>.json and query_table_<split>.json, so that a
+    # configuration chosen on val can be reported on held-out data (the digits study).
+    cfg.MUTUALNET.SEARCH_SPLITS = ["val"]
     # The configuration of the multi-view test (TEST.ENABLE); 0 = full size.
     cfg.MUTUALNET.TEST_WIDTH = 1.0
     cfg.MUTUALNET.TEST_SPATIAL_SIZE = 0
@@ -98,6 +103,11 @@ def validate_mutualnet(node: CfgNode) -> None:
         # The full network (every channel) learns the labels and teaches the others.
         _fail("WIDTH_RANGE", "must end at 1.0, the full network's width", width_range)
     check_whole("MUTUALNET.WIDTH_DIVISOR", node.WIDTH_DIVISOR, 1)
+    splits = list(node.SEARCH_SPLITS)
+    if not splits or len(set(splits)) != len(splits) or not set(splits) <= {"val", "test"}:
+        _fail("SEARCH_SPLITS", "must be distinct splits among 'val' and 'test'", splits)
+    if splits != ["val"] and not (node.ENABLE and node.SEARCH):
+        _fail("SEARCH_SPLITS", "acts only with MUTUALNET.ENABLE and SEARCH True", splits)
     check_whole("MUTUALNET.NUM_RANDOM", node.NUM_RANDOM, 0)
     check_whole("MUTUALNET.BN_CALIB_BATCHES", node.BN_CALIB_BATCHES, 1)
     for key in _SIZE_KEYS:

@@ -9,12 +9,13 @@ it into a spec (``mutualnet3d.engine.spec.dataset_spec``).
 from .annotations import AnnotationWarning
 from .ava import Ava
 from .ava_annotations import read_box_csvs, read_labelmap
-from .build import DATASET_ALIASES, DATASETS, AvaFiles, DatasetSpec, DigitsSettings, build_dataset
+from .build import DATASET_ALIASES, DATASETS, IMAGE_DATASETS, AvaFiles, DatasetSpec, DigitsSettings, build_dataset
 from .charades import Charades
 from .clip_dataset import ClipDataset
 from .collate import ava_collate, collate_fn_for, collate_samples
 from .decoder import DecodeError, clip_span, decode_clip, sample_frame_indices
 from .failures import FailureLog, RetryLoop
+from .fashion_mnist import FashionMNIST
 from .frame_lists import FRAME_LIST_HEADER, FrameLists, read_frame_lists
 from .imagenet import ImageFolderClassification
 from .kinetics import Kinetics, read_annotations
@@ -36,6 +37,7 @@ __all__ = [
     "DATASETS",
     "DATASET_ALIASES",
     "FRAME_LIST_HEADER",
+    "IMAGE_DATASETS",
     "SPLITS",
     "AnnotationWarning",
     "Ava",
@@ -49,6 +51,7 @@ __all__ = [
     "DigitImages",
     "DigitsSettings",
     "FailureLog",
+    "FashionMNIST",
     "FrameLists",
     "ImageFolderClassification",
     "Kinetics",

@@ -16,6 +16,7 @@ from torch.utils.data import Dataset
 
 from .ava import Ava
 from .charades import Charades
+from .fashion_mnist import FashionMNIST
 from .imagenet import ImageFolderClassification
 from .kinetics import Kinetics
 from .moving_digits import DigitImages, MovingDigits
@@ -29,10 +30,28 @@ from .specs import (
     check_split,
 )
 
-__all__ = ["DATASETS", "DATASET_ALIASES", "AvaFiles", "DatasetSpec", "DigitsSettings", "build_dataset"]
+__all__ = [
+    "DATASETS",
+    "DATASET_ALIASES",
+    "IMAGE_DATASETS",
+    "AvaFiles",
+    "DatasetSpec",
+    "DigitsSettings",
+    "build_dataset",
+]
 
 #: the data set names (PySlowFast's TRAIN.DATASET / TEST.DATASET, lower case)
-DATASETS = ("kinetics", "charades", "ava", "imagenet", "moving_digits", "mnist_digits")
+DATASETS = (
+    "kinetics",
+    "charades",
+    "ava",
+    "imagenet",
+    "moving_digits",
+    "mnist_digits",
+    "fashion_mnist",
+)
+#: the data sets of 2D images (one pathway, no frames)
+IMAGE_DATASETS = ("imagenet", "mnist_digits", "fashion_mnist")
 #: PySlowFast's names of its PyTorchVideo-based loaders of the same files -> ours
 DATASET_ALIASES = {"ptvkinetics": "kinetics", "ptvcharades": "charades"}
 
@@ -66,8 +85,13 @@ class AvaFiles:
 
     def __post_init__(self) -> None:
         # Tuples, so a spec made from a config's lists is hashable like the others.
-        for field in ("train_lists", "test_lists", "train_gt_box_lists",
-                      "train_predict_box_lists", "test_predict_box_lists"):
+        for field in (
+            "train_lists",
+            "test_lists",
+            "train_gt_box_lists",
+            "train_predict_box_lists",
+            "test_predict_box_lists",
+        ):
             object.__setattr__(self, field, tuple(getattr(self, field)))
 
     def annotation(self, name: str) -> str:
@@ -81,7 +105,7 @@ class AvaFiles:
 
 @dataclass(frozen=True)
 class DigitsSettings:
-    """Moving Digits' size (MOVING_DIGITS keys): clips of train and of val/test, the
+    """Moving Digits' size (MOVING_DIGITS keys): clips of train and of val and of test, the
     rendered frame side (pixels) and the seed the whole set is a function of."""
 
     num_train_clips: int = 4800
@@ -98,6 +122,7 @@ _REQUIRED = {
     "imagenet": (),
     "moving_digits": ("sampling", "digits"),
     "mnist_digits": (),
+    "fashion_mnist": (),
 }
 
 
@@ -133,6 +158,7 @@ class DatasetSpec:
     retry: RetryPolicy = RetryPolicy()
     ava: Optional[AvaFiles] = None
     digits: Optional[DigitsSettings] = None
+    num_train_images: int = 0  # fashion_mnist: training images (0: all 55,000)
     decode_threads: bool = False  # FFmpeg's threads for videos (Kinetics)
 
     def __post_init__(self) -> None:
@@ -153,17 +179,27 @@ class DatasetSpec:
 def _clip_arguments(spec: DatasetSpec, alpha: Optional[int]) -> dict[str, Any]:
     """The keyword arguments Kinetics and Charades share."""
     return dict(
-        sampling=spec.sampling, spatial=spec.spatial, views=spec.views,
-        normalization=spec.normalization, retry=spec.retry, alpha=alpha,
-        path_prefix=spec.path_prefix, seed=None, allow_duplicates=spec.allow_duplicates,
+        sampling=spec.sampling,
+        spatial=spec.spatial,
+        views=spec.views,
+        normalization=spec.normalization,
+        retry=spec.retry,
+        alpha=alpha,
+        path_prefix=spec.path_prefix,
+        seed=None,
+        allow_duplicates=spec.allow_duplicates,
     )
 
 
 def _kinetics(spec: DatasetSpec, split: str, alpha: Optional[int]) -> Kinetics:
     csv = os.path.join(spec.root, f"{split}.csv")
     return Kinetics(
-        csv, split, separator=spec.separator, decode_threads=spec.decode_threads,
-        num_classes=spec.num_classes, **_clip_arguments(spec, alpha),
+        csv,
+        split,
+        separator=spec.separator,
+        decode_threads=spec.decode_threads,
+        num_classes=spec.num_classes,
+        **_clip_arguments(spec, alpha),
     )
 
 
@@ -187,8 +223,11 @@ def _ava(spec: DatasetSpec, split: str, alpha: Optional[int]) -> Ava:
             files.train_predict_box_lists if train else files.test_predict_box_lists
         ),
         detection_score_thresh=files.detection_score_thresh,
-        sampling=spec.sampling, spatial=spec.spatial, normalization=spec.normalization,
-        retry=spec.retry, alpha=alpha,
+        sampling=spec.sampling,
+        spatial=spec.spatial,
+        normalization=spec.normalization,
+        retry=spec.retry,
+        alpha=alpha,
         # PySlowFast validates on the key frames of every 4th second unless told otherwise.
         second_stride=4 if split == "val" and not files.full_test_on_val else 1,
         num_classes=spec.num_classes,
@@ -202,8 +241,11 @@ def _imagenet(spec: DatasetSpec, split: str, alpha: Optional[int]) -> ImageFolde
     # ResNet papers' 256 -> 224 ratio.
     resize = s.test_crop_size if s.test_crop_size > s.crop_size else round(s.crop_size / 0.875)
     dataset = ImageFolderClassification(
-        os.path.join(spec.root, "train" if split == "train" else "val"), split,
-        crop_size=s.crop_size, resize_size=resize, normalization=spec.normalization,
+        os.path.join(spec.root, "train" if split == "train" else "val"),
+        split,
+        crop_size=s.crop_size,
+        resize_size=resize,
+        normalization=spec.normalization,
         random_flip=s.random_flip,
         crop_scale=s.scales_relative or (0.08, 1.0),
         crop_ratio=s.aspect_relative or (3 / 4, 4 / 3),
@@ -239,6 +281,16 @@ def _mnist_digits(spec: DatasetSpec, split: str, alpha: Optional[int]) -> DigitI
     return DigitImages(split, crop_size=spec.spatial.crop_size, normalization=spec.normalization)
 
 
+def _fashion_mnist(spec: DatasetSpec, split: str, alpha: Optional[int]) -> FashionMNIST:
+    return FashionMNIST(
+        split,
+        root=spec.root,
+        num_train=spec.num_train_images or 55000,
+        crop_size=spec.spatial.crop_size,
+        normalization=spec.normalization,
+    )
+
+
 _BUILDERS: dict[str, Callable[[DatasetSpec, str, Optional[int]], Dataset]] = {
     "kinetics": _kinetics,
     "charades": _charades,
@@ -246,6 +298,7 @@ _BUILDERS: dict[str, Callable[[DatasetSpec, str, Optional[int]], Dataset]] = {
     "imagenet": _imagenet,
     "moving_digits": _moving_digits,
     "mnist_digits": _mnist_digits,
+    "fashion_mnist": _fashion_mnist,
 }
 
 
@@ -260,15 +313,19 @@ def build_dataset(spec: DatasetSpec, split: str, *, alpha: Optional[int] = None)
       ``spatial.crop_size``, evaluated at a short side of ``spatial.test_crop_size``
       when larger, else ``crop_size / 0.875``; training images get ``color``'s jitter
       and lighting noise;
-    * moving_digits: the embedded demo set, rendered in memory (``digits``; test reads
-      val and crops ``spatial.test_crop_size``, train/val ``spatial.crop_size``);
-    * mnist_digits: the digits of that set as 2D images (``spatial.crop_size`` px).
+    * moving_digits: the embedded demo set, rendered in memory (``digits``; val and test
+      hold different digits; test crops ``spatial.test_crop_size``, train/val
+      ``spatial.crop_size``);
+    * mnist_digits: the digits of that set as 2D images (``spatial.crop_size`` px);
+    * fashion_mnist: Fashion-MNIST's IDX files in ``root`` (empty: Debian's folder),
+      train the first ``num_train_images`` (0: all) of the training file's first 55,000,
+      val its last 5,000, test t10k (:class:`~mutualnet3d.data.fashion_mnist.FashionMNIST`).
 
     ``alpha`` (SlowFast's Fast/Slow frame ratio) packs two pathways; the image sets
     (imagenet, mnist_digits) have one and refuse it. Augmentation draws from torch's
     global RNG, which the engine seeds and the DataLoader seeds per worker.
     """
     check_split(split)
-    if alpha is not None and spec.name in ("imagenet", "mnist_digits"):
+    if alpha is not None and spec.name in IMAGE_DATASETS:
         raise ValueError(f"{spec.name} has one pathway of images: alpha must be None, got {alpha}")
     return _BUILDERS[spec.name](spec, split, alpha)

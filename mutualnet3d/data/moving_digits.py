@@ -9,7 +9,8 @@ slow and fast moves and ``bounce`` needs the whole clip. Clips are rendered on t
 (about 2 ms for 16 frames of 64 px on one CPU thread): no files, no decoding.
 
 Digits are held out: train renders a fixed 4,000 of the 5,000 images (400 per digit
-class), val the other 1,000, and test reads val (as PySlowFast's Charades does). Clip
+class), val 500 of the other 1,000 and test the last 500 (50 per class each), so a
+configuration chosen on val can be reported on digits it was not chosen on. Clip
 ``i`` has motion ``i % len(MOTIONS)`` and all its random draws (digit, scale, position,
 speed, background) come from a generator seeded by ``(seed, split, i)``, so the data set
 is a function of the seed, whatever the workers or order. Random horizontal flips (and
@@ -32,6 +33,7 @@ import torch.nn.functional as F
 from torch.utils.data import Dataset
 
 from . import transforms as T
+from .gray_images import GrayImages
 from .pathways import check_alpha, pack_pathways
 from .specs import Normalization, check_split
 
@@ -44,8 +46,8 @@ MOTIONS = (
     "still", "right", "left", "down", "up", "right_fast", "left_fast",
     "zoom_in", "zoom_out", "rotate_cw", "rotate_ccw", "bounce",
 )
-# Test reads val: same digits and, with the same seed, the same clips.
-_SPLIT_CODE = {"train": 0, "val": 1, "test": 1}
+# Each split draws its clips from its own generators (and its own digits).
+_SPLIT_CODE = {"train": 0, "val": 1, "test": 2}
 
 
 @functools.lru_cache(maxsize=1)
@@ -69,10 +71,11 @@ def load_mnist_5k() -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def digit_split(split: str) -> torch.Tensor:
-    """Sorted int64 indices of the MNIST images a split renders: 4,000 train, 1,000 val/test.
+    """Sorted int64 indices of the MNIST images a split renders: 4,000 train, 500 val, 500 test.
 
-    Every fifth image of each digit class (by rank within the class) is val, so both
-    splits hold every digit equally and need no random permutation to stay fixed.
+    Of each digit class (by rank within the class) the fifth image of every ten is val
+    and the tenth is test, so every split holds every digit equally and needs no random
+    permutation to stay fixed.
     """
     check_split(split)
     labels = load_mnist_5k()[1]
@@ -80,8 +83,8 @@ def digit_split(split: str) -> torch.Tensor:
     for digit in labels.unique():
         members = labels == digit
         rank[members] = torch.arange(int(members.sum()))
-    held_out = rank % 5 == 4
-    return torch.nonzero(held_out if split != "train" else ~held_out).flatten()
+    kept = {"train": rank % 5 != 4, "val": rank % 10 == 4, "test": rank % 10 == 9}[split]
+    return torch.nonzero(kept).flatten()
 
 
 def _uniform(generator: torch.Generator, low: float, high: float) -> float:
@@ -336,16 +339,11 @@ def write_kinetics(
     return csvs
 
 
-class DigitImages(Dataset):
+class DigitImages(GrayImages):
     """The digits themselves as 2D classification (label: the digit), for 2D studies.
 
-    The same held-out split as :class:`MovingDigits` (4,000 train, 1,000 val/test
-    images). Items as :class:`~mutualnet3d.data.imagenet.ImageFolderClassification`'s:
-    ``inputs`` is ``[image]``, a normalised float (3, ``crop_size``, ``crop_size``)
-    tensor (the gray digit in three channels, resized from 28 px, normalised with
-    ``normalization``). Train shifts each
-    digit by up to ``max_shift`` px (zero padding, then a random 28-px crop), drawn from
-    torch's global RNG, which the engine seeds and the DataLoader seeds per worker.
+    The same splits as :class:`MovingDigits` (4,000 train, 500 val, 500 test images);
+    items and augmentation as :class:`~mutualnet3d.data.gray_images.GrayImages`'.
     """
 
     def __init__(
@@ -357,41 +355,13 @@ class DigitImages(Dataset):
         max_shift: int = 2,
     ) -> None:
         check_split(split)
-        if crop_size < 1 or max_shift < 0:
-            raise ValueError(f"need crop_size >= 1 and max_shift >= 0, got {crop_size}, {max_shift}")
-        self.split = split
-        self.crop_size = crop_size
-        self.normalization = normalization
-        self.max_shift = max_shift if split == "train" else 0
+        images, labels = load_mnist_5k()
         self.indices = digit_split(split)
-        self.labels = load_mnist_5k()[1][self.indices].tolist()
-        self.num_views = 1
-
-    @property
-    def num_videos(self) -> int:
-        """Images in the set (one view each)."""
-        return len(self.indices)
-
-    def __len__(self) -> int:
-        return len(self.indices)
-
-    def __getitem__(self, index: int) -> dict[str, Any]:
-        index = int(index)
-        if not 0 <= index < len(self.indices):
-            raise IndexError(f"index {index} out of range for {len(self.indices)} images")
-        image = load_mnist_5k()[0][self.indices[index]].float().div(255.0)[None]  # (1, 28, 28)
-        if self.max_shift:
-            pad = self.max_shift
-            dy, dx = torch.randint(0, 2 * pad + 1, (2,)).tolist()
-            image = F.pad(image, (pad, pad, pad, pad))[:, dy : dy + 28, dx : dx + 28]
-        if self.crop_size != 28:
-            image = F.interpolate(image[None], size=(self.crop_size,) * 2, mode="bilinear",
-                                  align_corners=False, antialias=True)[0]
-
-        return {
-            "inputs": [self.normalization(image.expand(3, -1, -1)).contiguous()],
-            "label": self.labels[index],
-            "index": index,
-            "video_index": index,
-            "view": 0,
-        }
+        super().__init__(
+            split,
+            images[self.indices],
+            labels[self.indices].tolist(),
+            crop_size=crop_size,
+            normalization=normalization,
+            max_shift=max_shift,
+        )

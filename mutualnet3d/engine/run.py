@@ -300,32 +300,40 @@ def _calibrate(
 def _search(
     spec: RunSpec, model: nn.Module, grid: list[SubnetConfig], device: torch.device
 ) -> None:
-    """Every grid configuration on the validation split, each clip decoded once; the main
-    process writes the search and query tables (CSV, JSON) and the accuracy-FLOPs plot."""
-    dataset = build_dataset(spec.train_data, "val", alpha=model.alpha)
-    loader = spec.loader.eval_loader(dataset, spec.search.batch_size)
-    accumulators = [_accumulator(spec, model, dataset, spec.train_data) for _ in grid]
-    results = search(
-        model, loader, grid, accumulators, device, align_corners=spec.resize_align_corners
-    )
-    if not results:  # not the main process
-        return
+    """Every grid configuration on each split of MUTUALNET.SEARCH_SPLITS, each clip decoded
+    once; the main process writes the search and query tables (CSV, JSON) and, for the
+    first split, the accuracy-FLOPs plot."""
     metric_name = "map" if _multi_label(spec, model) else "top1"
-    paths = write_tables(results, spec.output_dir, metric_name)
-    front = pareto_front(results)
-    plot = plot_tables(
-        results,
-        str(Path(spec.output_dir) / "accuracy_flops.png"),
-        metric_name="mAP (%)" if metric_name == "map" else "top-1 (%)",
-        title=f"{spec.model.name}: {len(results)} configurations",
-    )
-    logger.info("wrote %s, %s and %s", paths["search_table"], paths["query_table"], plot)
-    logger.info(
-        "query table: the best configuration for any budget (%d of %d configurations)\n%s",
-        len(front),
-        len(results),
-        format_table(front, metric_name),
-    )
+    for index, split in enumerate(spec.search.splits):
+        dataset = build_dataset(spec.train_data, split, alpha=model.alpha)
+        loader = spec.loader.eval_loader(dataset, spec.search.batch_size)
+        accumulators = [_accumulator(spec, model, dataset, spec.train_data) for _ in grid]
+        results = search(
+            model, loader, grid, accumulators, device, align_corners=spec.resize_align_corners
+        )
+        if not results:  # not the main process
+            continue
+        suffix = "" if index == 0 else f"_{split}"
+        paths = write_tables(results, spec.output_dir, metric_name, suffix=suffix)
+        if index:
+            logger.info("%s split: wrote %s", split, paths["search_table" + suffix])
+            continue
+        front = pareto_front(results)
+        plot = plot_tables(
+            results,
+            str(Path(spec.output_dir) / "accuracy_flops.png"),
+            metric_name="mAP (%)" if metric_name == "map" else "top-1 (%)",
+            title=f"{spec.model.name}: {len(results)} configurations",
+        )
+        logger.info("wrote %s, %s and %s", paths["search_table"], paths["query_table"], plot)
+        logger.info(
+            "query table (%s split): the best configuration for any budget (%d of %d "
+            "configurations)\n%s",
+            split,
+            len(front),
+            len(results),
+            format_table(front, metric_name),
+        )
 
 
 def _test(spec: RunSpec, model: nn.Module, device: torch.device) -> dict[str, Any]:

@@ -189,6 +189,7 @@ class SearchSpec:
     widths: tuple[float, ...] = (1.0,)
     spatial_sizes: tuple[int, ...] = ()
     temporal_sizes: tuple[int, ...] = ()
+    splits: tuple[str, ...] = ("val",)  # the first builds the query table
 
     def grid(self, full: SubnetConfig) -> list[SubnetConfig]:
         """Every width x spatial x temporal configuration, sizes largest first."""
@@ -383,6 +384,7 @@ def _search_spec(node: CfgNode, train_batch: int, test_batch: int) -> SearchSpec
         widths=tuple(eval_widths(node)),
         spatial_sizes=tuple(node.EVAL_SPATIAL_SIZES or node.SPATIAL_SIZES),
         temporal_sizes=tuple(node.EVAL_TEMPORAL_SIZES or node.TEMPORAL_SIZES),
+        splits=tuple(node.SEARCH_SPLITS),
     )
 
 
@@ -431,7 +433,7 @@ def dataset_spec(cfg: CfgNode, split: str) -> DatasetSpec:
     TARGET_FPS, TRAIN_JITTER_SCALES, TRAIN_CROP_SIZE, TEST_CROP_SIZE, RANDOM_FLIP,
     INV_UNIFORM_SAMPLE, MEAN, STD, REVERSE_INPUT_CHANNEL, MAX_DECODE_RETRIES,
     MAX_FAILURE_RATIO, USE_OFFSET_SAMPLING, ALLOW_DUPLICATES; MODEL.NUM_CLASSES; TEST.NUM_ENSEMBLE_VIEWS, NUM_SPATIAL_CROPS;
-    for ava the AVA paths and file names, for moving_digits the MOVING_DIGITS keys, for
+    for ava the AVA paths and file names, for moving_digits the MOVING_DIGITS keys, for fashion_mnist FASHION_MNIST's, for
     imagenet the colour augmentation's (DATA.TRAIN_COLOR_JITTER, TRAIN_PCA_*).
     The config is a validated one (``load_config``: known data sets, FFmpeg decoding).
     The pathway ratio ``alpha`` is not part of the spec: it is the model's.
@@ -491,4 +493,5 @@ def dataset_spec(cfg: CfgNode, split: str) -> DatasetSpec:
         )
         if name == "moving_digits"
         else None,
+        num_train_images=cfg.FASHION_MNIST.NUM_TRAIN_IMAGES if name == "fashion_mnist" else 0,
     )

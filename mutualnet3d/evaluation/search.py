@@ -82,13 +82,15 @@ def format_table(rows: Sequence[ConfigResult], metric_name: str = "top1") -> str
 
 
 def write_tables(
-    results: Sequence[ConfigResult], output_dir: str, metric_name: str = "top1"
+    results: Sequence[ConfigResult], output_dir: str, metric_name: str = "top1", suffix: str = ""
 ) -> dict[str, Path]:
-    """``search_table.{csv,json}`` (every configuration) and ``query_table.{csv,json}``."""
+    """``search_table{suffix}.{csv,json}`` (every configuration) and
+    ``query_table{suffix}.{csv,json}`` (its Pareto front)."""
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {}
     for name, rows in (("search_table", list(results)), ("query_table", pareto_front(results))):
+        name += suffix
         columns = [f.name for f in fields(ConfigResult)]
         header = [metric_name if c == "metric" else c for c in columns]
         with open(out / f"{name}.csv", "w", newline="") as f:

@@ -151,7 +151,7 @@ def test_mnist_digits_are_images_of_the_crop_size() -> None:
     spec = DatasetSpec(name="mnist_digits", normalization=NORM,
                        spatial=SpatialSampling(crop_size=20))
     val = build_dataset(spec, "val")
-    assert isinstance(val, DigitImages) and len(val) == 1000
+    assert isinstance(val, DigitImages) and len(val) == 500
     assert val[0]["inputs"][0].shape == (3, 20, 20)
     # Normalised with the spec: the digit's background (level 0) is -mean / std.
     assert float(val[0]["inputs"][0].amin()) == pytest.approx(-0.45 / 0.225)
@@ -182,9 +182,9 @@ def test_spec_refuses_what_its_data_set_cannot_do_without(fields: dict, match: s
 def test_spec_needs_a_normalization_and_build_a_split() -> None:
     with pytest.raises(TypeError, match="normalization"):
         DatasetSpec(name="imagenet")  # type: ignore[call-arg]
-    for name in ("imagenet", "mnist_digits"):
+    for name in ("imagenet", "mnist_digits", "fashion_mnist"):
         DatasetSpec(name=name, normalization=NORM)  # nothing else needed
     assert set(DATASETS) == {"kinetics", "charades", "ava", "imagenet", "moving_digits",
-                             "mnist_digits"}
+                             "mnist_digits", "fashion_mnist"}
     with pytest.raises(ValueError, match="split must be one of"):
         build_dataset(DatasetSpec(name="mnist_digits", normalization=NORM), "holdout")
