@@ -11,7 +11,7 @@ changes between seeds, and every method gets the same data, epochs and optimiser
   demo's narrow Slow; the paper's Kinetics ranges (section 4.2.1): widths [0.63, 1],
   spatial x{1, 0.8, 0.63} = {64, 51, 40} px, {8, 5, 3} of 8 frames, two sub-networks
   per step (the smallest and one random);
-* image: Fashion-MNIST (Debian's dataset-fashion-mnist; 12,000 training images) scaled
+* image: Fashion-MNIST (Debian's dataset-fashion-mnist; 10,000 training images) scaled
   up to 64 px, MobileNetV1 at 1/8 width; the paper's ImageNet ranges: widths [0.25, 1],
   resolutions x{1, 0.86, 0.71, 0.57} = {64, 55, 45, 36} px, the official cohort (full,
   smallest, two random) and its resize (align_corners True) and weight-decay rule.
@@ -71,12 +71,12 @@ PARTS: dict[str, dict[str, Any]] = {
     },
     "image": {
         "config": "configs/Demo/MutualNet_MobileNetV1_Digits.yaml",
-        "epochs": 20,
+        "epochs": 16,
         "opts": [
             *SGD, "SOLVER.WEIGHT_DECAY_RULE", "mutualnet", "BN.WEIGHT_DECAY", "0.0",
             "SOLVER.WARMUP_EPOCHS", "1.0", "SOLVER.WARMUP_START_LR", "0.01",
             "TRAIN.DATASET", "fashion_mnist", "TEST.DATASET", "fashion_mnist",
-            "FASHION_MNIST.NUM_TRAIN_IMAGES", "12000",
+            "FASHION_MNIST.NUM_TRAIN_IMAGES", "10000",
             "DATA.MEAN", "[0.29, 0.29, 0.29]", "DATA.STD", "[0.35, 0.35, 0.35]",
             "DATA.TRAIN_CROP_SIZE", "64", "DATA.TEST_CROP_SIZE", "64",
             "MUTUALNET.RESIZE_ALIGN_CORNERS", "True", "MUTUALNET.NUM_RANDOM", "2",
