@@ -31,6 +31,7 @@ from .layers import (
     SlimLinear,
     SlimModule,
     SlimSqueezeExcitation,
+    keep_inference_slices,
 )
 from .sync_bn import enable_sync_bn
 from .width import SubnetConfig, get_width, set_width, slim_modules, stats_key
@@ -58,6 +59,7 @@ __all__ = [
     "enable_sync_bn",
     "export_subnet",
     "get_width",
+    "keep_inference_slices",
     "make_divisible",
     "set_width",
     "slim_modules",
