@@ -3,7 +3,7 @@
 reported on another, against the static query table on the same clips.
 
     python tools/cascade.py --cfg configs/Demo/MutualNet_Slow_Digits.yaml
-    python tools/cascade.py --cfg CONFIG.yaml --max-stages 2 --budgets 0.002 0.004
+    python tools/cascade.py --budgets 0.002 0.004 --cfg CONFIG.yaml --max-stages 2
     python tools/cascade.py --cfg CONFIG.yaml --max-stages 0   # the whole query table only
 
 Each configuration of OUTPUT_DIR's query table (``query_table.json``, chosen on the
@@ -17,6 +17,9 @@ first, or the whole table) and their shared threshold are fitted on the fit spli
 report split shows what they give on other clips, beside the configuration the static
 query table picks for the budget. Writes OUTPUT_DIR/cascade.json and
 cascade_accuracy_flops.png. Single-label classification runs only.
+
+KEY VALUE overrides go last; a list option (``--budgets``, ``--batch``) takes every
+number that follows it, so put a single-valued option or ``--cfg`` between them.
 """
 
 from __future__ import annotations

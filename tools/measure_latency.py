@@ -4,7 +4,7 @@ query table by latency beside the one by FLOPs.
 
     python tools/measure_latency.py --cfg configs/Demo/MutualNet_Slow_Digits.yaml
     python tools/measure_latency.py --cfg CONFIG.yaml --batch 1 8 --device cuda
-    python tools/measure_latency.py --cfg CONFIG.yaml --threads 4 OUTPUT_DIR output/run2
+    python tools/measure_latency.py --batch 1 8 --cfg CONFIG.yaml OUTPUT_DIR output/run2
 
 Reads OUTPUT_DIR's calibrated checkpoint (``checkpoints/checkpoint_calibrated.pyth``)
 and search table (``search_table.json``: the configurations the run evaluated, with
@@ -16,6 +16,9 @@ right after itself (``latency_ms``, median, with its interquartile range). Write
 OUTPUT_DIR/latency_table.{csv,json}, query_table_latency.{csv,json} (the Pareto front
 of accuracy vs milliseconds at the first batch size) and accuracy_latency.png, and
 prints where the FLOPs front and the latency front differ.
+
+KEY VALUE overrides go last; a list option (``--budgets``, ``--batch``) takes every
+number that follows it, so put a single-valued option or ``--cfg`` between them.
 """
 
 from __future__ import annotations
