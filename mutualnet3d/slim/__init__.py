@@ -34,7 +34,7 @@ from .layers import (
     keep_inference_slices,
 )
 from .sync_bn import enable_sync_bn
-from .width import SubnetConfig, get_width, set_width, slim_modules, stats_key
+from .width import SubnetConfig, WidthSwitch, get_width, set_width, slim_modules, stats_key
 
 __all__ = [
     "BNCalibrator",
@@ -50,6 +50,7 @@ __all__ = [
     "SlimModule",
     "SlimSqueezeExcitation",
     "SubnetConfig",
+    "WidthSwitch",
     "active_channels",
     "calibrate_bn",
     "complexity_table",
