@@ -3,7 +3,7 @@ that fits the budget passed with it (paper section 3.4, "query table").
 
 ::
 
-    full-size clip ──► select (budget, table) ──► set_width(width, key)
+    full-size clip ──► select (budget, table) ──► switch (width, BN key)
                                                       │  stored BN statistics
                        resize_input(spatial, frames) ─┴─► model ──► logits
 
@@ -24,7 +24,7 @@ import torch.nn as nn
 
 from ..engine.forward import Inputs, forward_at
 from ..evaluation.search import ConfigResult, select_config
-from ..slim import SubnetConfig, keep_inference_slices, set_width, slim_modules
+from ..slim import SubnetConfig, WidthSwitch, keep_inference_slices, slim_modules
 from .calibrated import check_calibrated
 
 if TYPE_CHECKING:  # latency imports this module
@@ -50,7 +50,8 @@ class BudgetedModel(nn.Module):
     Args:
         model: an adaptive network (slimmable layers) holding the calibrated BN
             statistics of every configuration it may run (:func:`.load_calibrated`);
-            it is put in eval mode, and left at the configuration of the last call.
+            it is put in eval mode, and left at the configuration of the last call. Its
+            layers must not be replaced afterwards (they are found once).
         table: :class:`ConfigResult` rows, the query table (``query_table.json``) or the
             whole search table; FLOPs budgets choose among them.
         latency: a measured latency table; ``budget_ms`` budgets choose among its rows.
@@ -89,7 +90,8 @@ class BudgetedModel(nn.Module):
         check_calibrated(model, configs)
         if keep_slices:
             keep_inference_slices(model, len(configs))
-        # One BN layer tells which configuration the model is at: set_width sets all alike.
+        self._switch = WidthSwitch(model)  # the layers found once: a switch only writes
+        # One BN layer tells which configuration the model is at: a switch sets all alike.
         self._probe = next((m for m in slim_modules(model) if hasattr(m, "stats_key")), None)
         self.last_config: Optional[SubnetConfig] = None
 
@@ -138,7 +140,7 @@ class BudgetedModel(nn.Module):
             )
         probe = self._probe
         if probe is None or (probe.width, probe.stats_key) != (config.width, config.key):
-            set_width(self.model, config.width, config.key, warn_uncalibrated=False)
+            self._switch(config.width, config.key)
         self.last_config = config
         with torch.no_grad():
             return forward_at(self.model, inputs, config, boxes, align_corners=self.align_corners)
