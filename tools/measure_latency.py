@@ -55,6 +55,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's)")
     parser.add_argument("--warmup", type=int, default=3, help="untimed rounds")
     parser.add_argument("--repeats", type=int, default=10, help="timed rounds")
+    parser.add_argument(
+        "--clock",
+        choices=("wall", "cpu"),
+        default="wall",
+        help="wall: latency; cpu: the process's CPU time (a CPU shared with other jobs)",
+    )
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="KEY VALUE config overrides")
     return parser.parse_args(argv)
 
@@ -79,7 +85,8 @@ def report(table: LatencyTable) -> str:
     lines = [
         f"{len(table.rows)} configurations on {table.device}, {table.threads} threads, batch "
         f"sizes {list(table.batch_sizes)}: {table.warmup} warm-up + {table.repeats} "
-        f"interleaved rounds, ms = median of steady calls (IQR), switch = call after another",
+        f"interleaved rounds, {table.clock} clock, ms = median of steady calls (IQR), "
+        f"switch = call after another",
         format_latency_table(table),
         f"query table by FLOPs ({len(table.flops_front())} configurations):",
         format_latency_table(table, table.flops_front()),
@@ -117,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         warmup=args.warmup,
         repeats=args.repeats,
         metric_name=metric,
+        clock=args.clock,
     )
     paths = write_latency_tables(table, str(out))
     plot = plot_fronts(

@@ -8,11 +8,12 @@ and the switch are counted), and the latency table gives a Pareto front by milli
 beside the FLOPs one (:func:`~mutualnet3d.evaluation.search.pareto_front` with a cost).
 
 Protocol: ``warmup`` untimed rounds, then ``repeats`` rounds; each round visits every
-configuration once, in an order rotated by one each round, so that drift (clock,
-temperature, a neighbour's load) hits all alike. At each visit two calls are timed: the
+configuration once, in an order rotated by one each round, so that drift (CPU
+frequency, temperature, a neighbour's load) hits all alike. At each visit two calls are timed: the
 first right after another configuration's (``switch_ms``: a switch included), the
 second right after its own (``latency_ms``: the steady cost at that budget). Reported:
-medians and the interquartile range of the steady calls, per batch size.
+medians and the interquartile range of the steady calls, per batch size, of elapsed
+time (or, on a shared CPU, of the process's CPU time: ``clock="cpu"``).
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ __all__ = [
     "write_latency_tables",
 ]
 
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
 _RESULT_FIELDS = ("width", "spatial", "temporal", "gflops", "mparams", "metric", "top5")
 
 
@@ -86,6 +88,7 @@ class LatencyTable:
     batch_sizes: tuple[int, ...]
     warmup: int
     repeats: int
+    clock: str = "wall"  # what was timed: elapsed time, or the process's CPU time
 
     def cost(self, batch_size: Optional[int] = None) -> Callable[[LatencyRow], float]:
         """The cost key of milliseconds at ``batch_size`` (default: the first measured)."""
@@ -129,6 +132,7 @@ def time_rounds(
     repeats: int,
     device: torch.device,
     alternate: bool = False,
+    clock: str = "wall",
 ) -> list[list[list[float]]]:
     """Seconds of every call of every group, ``repeats`` times, interleaved.
 
@@ -136,7 +140,17 @@ def time_rounds(
     calls in sequence, each timed alone (synchronised on ``device``); ``alternate``
     reverses the calls of a group every other round (A, B then B, A). ``warmup`` rounds
     run first, untimed. Returns ``times[group][call]``: a list of ``repeats`` seconds.
+
+    ``clock``: ``"wall"`` (elapsed time: the latency) or ``"cpu"`` (the CPU time of the
+    process, all its threads: on a CPU shared with other jobs it leaves out the time the
+    process waited, so ratios survive the contention; it is not a latency with more
+    than one thread, and it is refused on CUDA, whose work it does not see).
     """
+    if clock not in CLOCKS:
+        raise ValueError(f"clock must be one of {sorted(CLOCKS)}, got {clock!r}")
+    if clock == "cpu" and device.type == "cuda":
+        raise ValueError("the cpu clock does not see CUDA work: time a GPU with clock='wall'")
+    now = CLOCKS[clock]
     times = [[[] for _ in group] for group in groups]
     for round_index in range(warmup + repeats):
         shift = round_index % len(groups)
@@ -146,11 +160,11 @@ def time_rounds(
                 order.reverse()
             for c in order:
                 synchronize(device)
-                start = time.perf_counter()
+                start = now()
                 groups[g][c]()
                 synchronize(device)
                 if round_index >= warmup:
-                    times[g][c].append(time.perf_counter() - start)
+                    times[g][c].append(now() - start)
     return times
 
 
@@ -188,11 +202,14 @@ def measure_latency(
     warmup: int = 3,
     repeats: int = 10,
     metric_name: str = "top1",
+    clock: str = "wall",
 ) -> LatencyTable:
     """Every row's configuration timed on ``budgeted`` (see the module's protocol).
 
     ``example(batch_size)`` gives the full-size arguments of one call (``(inputs,)``, or
     ``(inputs, boxes)`` for a detector) on ``device``; one set per batch size is reused.
+    ``clock``: see :func:`time_rounds` (``"cpu"``: CPU time, not latency, for a shared
+    CPU).
     """
     latency: list[dict[int, float]] = [{} for _ in rows]
     iqr: list[dict[int, float]] = [{} for _ in rows]
@@ -204,7 +221,7 @@ def measure_latency(
             config = subnet_config(row)
             call = lambda c=config: budgeted.run(args[0], c, *args[1:])  # noqa: E731
             groups.append((call, call))  # after another configuration, then after itself
-        times = time_rounds(groups, warmup=warmup, repeats=repeats, device=device)
+        times = time_rounds(groups, warmup=warmup, repeats=repeats, device=device, clock=clock)
         for index, (after_switch, steady) in enumerate(times):
             q1, q3 = _quartiles(steady)
             latency[index][batch] = round(1e3 * statistics.median(steady), 4)
@@ -218,6 +235,7 @@ def measure_latency(
         tuple(batch_sizes),
         warmup,
         repeats,
+        clock,
     )
 
 
@@ -259,6 +277,7 @@ def write_latency_tables(table: LatencyTable, output_dir: str) -> dict[str, Path
             "batch_sizes": list(table.batch_sizes),
             "warmup": table.warmup,
             "repeats": table.repeats,
+            "clock": table.clock,
             "latency_front_batch_size": table.batch_sizes[0],
         }
         with open(out / f"{name}.json", "w") as f:
@@ -291,6 +310,7 @@ def read_latency_table(path: str) -> LatencyTable:
         tuple(batches),
         data["warmup"],
         data["repeats"],
+        data.get("clock", "wall"),
     )
 
 

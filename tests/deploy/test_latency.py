@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 import torch
@@ -35,7 +36,7 @@ def fake_table() -> LatencyTable:
         LatencyRow(r, {1: MS[r][0], 4: MS[r][1]}, {1: 0.2, 4: 0.5}, {1: MS[r][0] + 1, 4: 9.0})
         for r in (A, B, C, D)
     )
-    return LatencyTable(rows, "top1", "a CPU", 2, (1, 4), 1, 5)
+    return LatencyTable(rows, "top1", "a CPU", 2, (1, 4), 1, 5, clock="cpu")
 
 
 def test_latency_ranks_unlike_flops_give_another_front():
@@ -61,7 +62,7 @@ def test_tables_round_trip_and_plot(tmp_path):
     assert read_latency_table(str(tmp_path / "latency_table.json")) == table
     query = json.loads((tmp_path / "query_table_latency.json").read_text())
     assert [c["gflops"] for c in query["configurations"]] == [1.0, 3.0, 8.0]
-    assert query["device"] == "a CPU" and query["threads"] == 2
+    assert query["device"] == "a CPU" and query["threads"] == 2 and query["clock"] == "cpu"
     flags = json.loads((tmp_path / "latency_table.json").read_text())["configurations"]
     assert [(c["on_flops_front"], c["on_latency_front"]) for c in flags][1] == (True, False)
     png = plot_fronts(table, str(tmp_path / "fronts.png"))
@@ -77,6 +78,17 @@ def test_rounds_are_interleaved_rotated_and_alternated():
     assert calls == ["0a", "0b", "1a", "1b", "2a", "2b",
                      "1b", "1a", "2b", "2a", "0b", "0a",
                      "2a", "2b", "0a", "0b", "1a", "1b"]  # fmt: skip
+
+
+def test_the_cpu_clock_counts_work_not_waiting():
+    cpu = torch.device("cpu")
+    (idle,), (busy,) = time_rounds(
+        [[lambda: time.sleep(0.02)], [lambda: sum(range(200_000))]],
+        warmup=0, repeats=2, device=cpu, clock="cpu",
+    )  # fmt: skip
+    assert max(idle) < 0.01 and min(busy) > 0  # a 20 ms sleep uses next to no CPU
+    with pytest.raises(ValueError, match="clock must be one of"):
+        time_rounds([[lambda: None]], warmup=0, repeats=1, device=cpu, clock="gpu")
 
 
 def test_measured_table_holds_every_configuration_and_batch(calibrated):
