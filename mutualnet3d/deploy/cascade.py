@@ -139,8 +139,8 @@ def simulate_cascade(
 
 
 def _chains(gflops: Sequence[float], max_stages: Optional[int]) -> list[tuple[int, ...]]:
-    """The stage chains tried, each cheapest first: every one of at most ``max_stages``
-    configurations (None: none but) the whole table."""
+    """The stage chains tried, each cheapest first: the whole table, and every chain of
+    at most ``max_stages`` configurations (None: the whole table only)."""
     order = tuple(sorted(range(len(gflops)), key=lambda i: gflops[i]))
     chains = {order}
     for size in range(1, min(max_stages or 0, len(order)) + 1):
