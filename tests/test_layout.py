@@ -15,7 +15,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "mutualnet3d"
 LOWER = ("slim", "models", "data", "config", "utils")
-UPPER = ("mutualnet3d.engine", "mutualnet3d.evaluation")
+UPPER = ("mutualnet3d.engine", "mutualnet3d.evaluation", "mutualnet3d.deploy")
 # The engine's edge: run.py reads the config once through spec.py.
 EDGE = {"engine/run.py", "engine/spec.py"}
 MAX_LINES = 60
@@ -47,6 +47,14 @@ def test_lower_floors_never_import_the_engine_or_the_evaluation(floor):
         assert not upward, f"{path.relative_to(PACKAGE)} imports {sorted(upward)}"
 
 
+@pytest.mark.parametrize("floor", ("engine", "evaluation"))
+def test_the_engine_and_the_evaluation_never_import_the_deployment(floor):
+    # deploy/ stands on the engine (forward, checkpoints) and the search tables.
+    for path in (PACKAGE / floor).rglob("*.py"):
+        upward = {n for n in _imports(path) if n.startswith("mutualnet3d.deploy")}
+        assert not upward, f"{path.relative_to(PACKAGE)} imports {sorted(upward)}"
+
+
 def _functions(path: Path):
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
@@ -54,7 +62,7 @@ def _functions(path: Path):
 
 
 def test_no_engine_function_below_the_edge_takes_the_config():
-    for path in (PACKAGE / "engine").glob("*.py"):
+    for path in [*(PACKAGE / "engine").glob("*.py"), *(PACKAGE / "deploy").glob("*.py")]:
         if str(path.relative_to(PACKAGE)) in EDGE:
             continue
         for function in _functions(path):

@@ -11,13 +11,14 @@ import csv
 import json
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Any, Callable, Optional, Sequence, TypeVar
 
 import simplejson
 
 __all__ = [
     "ConfigResult",
     "format_table",
+    "gflops_cost",
     "pareto_front",
     "plot_tables",
     "read_table",
@@ -44,26 +45,38 @@ class ConfigResult:
         return f"{self.width:.2f}x-{self.spatial}px{t}"
 
 
-def pareto_front(results: Sequence[ConfigResult]) -> list[ConfigResult]:
-    """Configurations no cheaper-or-equal configuration beats, by increasing GFLOPs.
+Row = TypeVar("Row")  # a ConfigResult, or any row with a ``metric`` (a latency table's)
 
-    Along the front both FLOPs and accuracy strictly increase, so "the best
-    configuration under a budget" is the last entry that fits.
+
+def gflops_cost(row: Any) -> float:
+    """The default cost of a row: its GFLOPs per clip."""
+    return row.gflops
+
+
+def pareto_front(results: Sequence[Row], cost: Callable[[Row], float] = gflops_cost) -> list[Row]:
+    """Configurations no cheaper-or-equal configuration beats, by increasing cost.
+
+    ``cost`` is GFLOPs by default; any other (milliseconds of a latency table, say) gives
+    that cost's front. Along the front both cost and accuracy strictly increase, so "the
+    best configuration under a budget" is the last entry that fits.
     """
-    front: list[ConfigResult] = []
-    for result in sorted(results, key=lambda r: (r.gflops, -r.metric)):
+    front: list[Row] = []
+    for result in sorted(results, key=lambda r: (cost(r), -r.metric)):
         if not front or result.metric > front[-1].metric:
             front.append(result)
     return front
 
 
-def select_config(table: Sequence[ConfigResult], budget_gflops: float) -> Optional[ConfigResult]:
-    """The most accurate configuration whose cost is within ``budget_gflops``.
+def select_config(
+    table: Sequence[Row], budget: float, cost: Callable[[Row], float] = gflops_cost
+) -> Optional[Row]:
+    """The most accurate configuration whose ``cost`` (GFLOPs by default) is within
+    ``budget`` (in the cost's units); the cheaper of equally accurate ones.
 
     ``table`` may be the full table or its Pareto front; None when nothing fits.
     """
-    fitting = [r for r in table if r.gflops <= budget_gflops]
-    return max(fitting, key=lambda r: (r.metric, -r.gflops), default=None)
+    fitting = [r for r in table if cost(r) <= budget]
+    return max(fitting, key=lambda r: (r.metric, -cost(r)), default=None)
 
 
 def format_table(rows: Sequence[ConfigResult], metric_name: str = "top1") -> str:

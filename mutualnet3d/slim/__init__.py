@@ -31,9 +31,10 @@ from .layers import (
     SlimLinear,
     SlimModule,
     SlimSqueezeExcitation,
+    keep_inference_slices,
 )
 from .sync_bn import enable_sync_bn
-from .width import SubnetConfig, get_width, set_width, slim_modules, stats_key
+from .width import SubnetConfig, WidthSwitch, get_width, set_width, slim_modules, stats_key
 
 __all__ = [
     "BNCalibrator",
@@ -49,6 +50,7 @@ __all__ = [
     "SlimModule",
     "SlimSqueezeExcitation",
     "SubnetConfig",
+    "WidthSwitch",
     "active_channels",
     "calibrate_bn",
     "complexity_table",
@@ -58,6 +60,7 @@ __all__ = [
     "enable_sync_bn",
     "export_subnet",
     "get_width",
+    "keep_inference_slices",
     "make_divisible",
     "set_width",
     "slim_modules",

@@ -39,6 +39,7 @@ __all__ = [
     "SlimBatchNorm2d",
     "SlimBatchNorm3d",
     "SlimSqueezeExcitation",
+    "keep_inference_slices",
     "take_channels",
 ]
 
@@ -90,21 +91,42 @@ class _InferenceCache:
     counter, so in-place updates (optimizer steps, ``load_state_dict``), device moves
     and replaced tensors invalidate it. The sources are held with it: a replaced tensor
     cannot be freed and its address reused by a new one while the key could match.
+
+    ``capacity`` tags are kept (the most recently computed; 1 by default): a deployment
+    that switches between configurations call by call keeps each one's slices
+    (:func:`~mutualnet3d.slim.keep_inference_slices`).
     """
 
     def __init__(self) -> None:
-        self._key: Optional[tuple] = None
-        self._value: Any = None
-        self._sources: tuple = ()
+        self.capacity = 1
+        self._entries: dict[Any, tuple] = {}  # tag -> (source key, value, sources)
 
     def get(
         self, tag: Any, sources: tuple[Optional[torch.Tensor], ...], compute: Callable[[], Any]
     ) -> Any:
         """``compute()``, or its kept result while ``tag`` and ``sources`` are unchanged."""
-        key = (tag, [None if t is None else (t.data_ptr(), t._version) for t in sources])
-        if key != self._key:
-            self._value, self._key, self._sources = compute(), key, sources
-        return self._value
+        key = [None if t is None else (t.data_ptr(), t._version) for t in sources]
+        entry = self._entries.get(tag)
+        if entry is None or entry[0] != key:
+            entry = (key, compute(), sources)
+            self._entries.pop(tag, None)
+            self._entries[tag] = entry
+            while len(self._entries) > self.capacity:
+                del self._entries[next(iter(self._entries))]  # the oldest
+        return entry[1]
+
+
+def keep_inference_slices(model: nn.Module, configurations: int) -> None:
+    """Let each slimmable conv and BN layer of ``model`` keep the active slices of up to
+    ``configurations`` widths (BN: width and statistics key) between no-grad forwards,
+    instead of one: switching between them then takes no slice afresh. Memory: a copy
+    of each kept width's active weights (about w^2 of the layer at width w)."""
+    if configurations < 1:
+        raise ValueError(f"configurations must be at least 1, got {configurations}")
+    for module in model.modules():
+        cache = getattr(module, "_inference_cache", None)
+        if isinstance(cache, _InferenceCache):
+            cache.capacity = configurations
 
 
 # --------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import torch.nn as nn
 
 from .layers import SlimModule, _SlimBatchNormNd
 
-__all__ = ["SubnetConfig", "set_width", "stats_key", "slim_modules", "get_width"]
+__all__ = ["SubnetConfig", "WidthSwitch", "set_width", "stats_key", "slim_modules", "get_width"]
 
 
 def stats_key(width: float, spatial: Optional[int] = None, temporal: Optional[int] = None) -> str:
@@ -107,3 +107,42 @@ class set_width:  # noqa: N801 - used like a function, also as a context manager
             module.width = width
             if isinstance(module, _SlimBatchNormNd):
                 module.stats_key = key
+
+
+class WidthSwitch:
+    """:func:`set_width` for a model switched call after call (a deployment): the
+    slimmable layers are found once, and each switch only writes their width and their
+    BN statistics key, as :func:`set_width` does, without walking the module tree
+    (on a 100-layer network, microseconds instead of a third of a millisecond).
+
+    The model's layers must not be added or replaced afterwards. No warning about
+    uncalibrated keys: check the keys once beforehand.
+    """
+
+    def __init__(self, model: nn.Module) -> None:
+        self._modules = list(slim_modules(model))
+        self._norms = [m for m in self._modules if isinstance(m, _SlimBatchNormNd)]
+        # Plain instance attributes can be written straight into the instance dict (what
+        # nn.Module.__setattr__ does for them after its checks); a descriptor cannot.
+        self._plain = not any(
+            hasattr(getattr(type(m), name, None), "__set__")
+            for m in self._modules
+            for name in ("width", "stats_key")
+        )
+
+    def __call__(self, width: float, key: Optional[str] = None) -> None:
+        """Run the model at ``width`` with the statistics of ``key`` (default: the
+        width's, as :func:`set_width`)."""
+        if not 0.0 < width <= 1.0:
+            raise ValueError(f"width must be in (0, 1], got {width}")
+        key = stats_key(width) if key is None else key
+        if not self._plain:
+            for module in self._modules:
+                module.width = width
+            for module in self._norms:
+                module.stats_key = key
+            return
+        for module in self._modules:
+            module.__dict__["width"] = width
+        for module in self._norms:
+            module.__dict__["stats_key"] = key

@@ -56,3 +56,13 @@ def test_tables_and_plot_are_written(tmp_path):
     assert read_table(str(tmp_path / "search_table.json")) == RESULTS
     png = plot_tables(RESULTS, str(tmp_path / "plot.png"))
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
+
+
+def test_front_and_selection_by_another_cost():
+    # Milliseconds that rank the 6.7 and 7.3 GFLOPs configurations the other way round.
+    ms = {2.7: 5.0, 6.7: 30.0, 7.3: 12.0, 16.7: 20.0, 26.0: 40.0, 40.0: 60.0}
+    cost = lambda r: ms[r.gflops]  # noqa: E731
+    assert [r.gflops for r in pareto_front(RESULTS, cost)] == [2.7, 7.3, 26.0, 40.0]
+    assert select_config(RESULTS, 25.0, cost).gflops == 7.3
+    assert select_config(RESULTS, 4.0, cost) is None
+    assert pareto_front(RESULTS) == pareto_front(RESULTS, lambda r: r.gflops)

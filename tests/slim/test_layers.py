@@ -16,6 +16,7 @@ from mutualnet3d.slim import (
     SlimSqueezeExcitation,
     active_channels,
     calibrate_bn,
+    keep_inference_slices,
     set_width,
     stats_key,
 )
@@ -140,6 +141,40 @@ def test_inference_caches_follow_weights_widths_and_statistics():
     check()
     net.load_state_dict({k: v * 0.5 for k, v in net.state_dict().items()})
     check()
+
+
+def test_kept_slices_of_several_widths_serve_switches_and_follow_updates():
+    """With room for three widths, switching back reuses the kept slices (no new
+    tensors), and an in-place update still shows at every width."""
+    torch.manual_seed(0)
+    net = tiny_net().eval()
+    keep_inference_slices(net, 3)
+    x = torch.randn(2, 3, 8, 8)
+    widths = (0.25, 0.5, 1.0)
+
+    def outputs():
+        results = []
+        for width in widths:
+            set_width(net, width)
+            expected = net(x)  # autograd path: slices taken afresh
+            with torch.no_grad():
+                got = net(x)
+            torch.testing.assert_close(got, expected, rtol=0, atol=0)
+            results.append(got)
+        return results
+
+    first = outputs()
+    set_width(net, 0.25)
+    with torch.no_grad():
+        kept = net[6]._inference_weight_bias()[0]
+        set_width(net, 0.5)
+        net(x)
+        set_width(net, 0.25)
+        assert net[6]._inference_weight_bias()[0] is kept  # not evicted by 0.5
+        net[6].weight.mul_(2)
+    assert all(not torch.equal(a, b) for a, b in zip(outputs(), first))
+    with pytest.raises(ValueError, match="at least 1"):
+        keep_inference_slices(net, 0)
 
 
 @pytest.mark.parametrize("features, width", [(4, 0.75), (4, 0.5), (32, 0.875), (32, 0.99)])
