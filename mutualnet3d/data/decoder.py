@@ -351,7 +351,7 @@ class _Placer:
         self.target, self.last = set(wanted), wanted[-1]
         self.before = info.keys[key]
         self.key_ts: Optional[int] = None  # the first packet's timestamp (a seek's keyframe)
-        self.seen: list[int] = []  # timestamps of the packets since, sorted
+        self.seen: list[int] = []  # timestamps of the packets since (output ones), sorted
         self.output = 0
         self.picked: dict[int, np.ndarray] = {}
 
@@ -374,6 +374,8 @@ class _Placer:
             self.key_ts = ts
             if self.before > self.wanted[0]:
                 raise _Unreliable("keyframe after the clip's first frame")
+        if packet.is_discard:
+            return  # decoded (later frames may refer to it) but never output
         at = bisect.bisect_left(self.seen, ts)
         if at < len(self.seen) and self.seen[at] == ts:
             raise _Unreliable(f"two packets at timestamp {ts}")
@@ -427,8 +429,8 @@ def _decode_range(
                 break
             counts["empty"] += 1
             continue
-        if packet.is_discard:
-            continue
+        # A packet an edit list discards (MP4) is decoded all the same: the frames after
+        # it may refer to it, and the decoder outputs no frame of it.
         placer.packet(packet, packet.pts if packet.pts is not None else packet.dts)
         counts["decoded"] = counts.get("decoded", 0) + 1
         try:
