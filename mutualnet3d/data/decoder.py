@@ -4,7 +4,8 @@ A clip's frames are PySlowFast's indices over the frames the file stores (the fr
 whole-file decode yields), but only the part of the video the clip spans is decoded:
 the decoder seeks to the keyframe before the clip's first frame and stops after its
 last (:func:`decode_clip`). Frame count, frame rate and truncation come from what the
-file holds (its packets, or its index where the container keeps one of every frame),
+file holds (its packets, or its index where the container keeps one of every frame; for
+MP4/MOV its sample tables, read with numpy where they show every index entry is a frame),
 not from a header's declared count; packets that do not decode are skipped and counted.
 """
 
@@ -15,11 +16,14 @@ import logging
 import math
 import os
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Optional
 
 import av
 import numpy as np
 import torch
+
+from . import mp4_tables
 
 __all__ = [
     "MIN_DECODED_FRACTION",
@@ -222,8 +226,9 @@ class _Scan:
 def _scan_index(entries, size: int) -> _Scan:
     """The index's stored frames (decode timestamps), up to the first past ``size``.
 
-    One pass with local names: it runs on every clip and a 10-minute video's index
-    holds 18,000 entries (:meth:`_Scan.add` per entry took twice as long)."""
+    One pass with local names: PyAV makes one Python object per entry and a 10-minute
+    video's index holds 18,000 (:meth:`_Scan.add` per entry took twice as long). MP4/MOV
+    tracks whose tables show every entry is a frame skip it (:func:`_plain_scan`)."""
     scan = _Scan()
     keys, key_ts, key_pos, stamps = scan.keys, scan.key_ts, scan.key_pos, []
     for e in entries:
@@ -245,6 +250,40 @@ def _scan_index(entries, size: int) -> _Scan:
     if known:
         scan.first, scan.last = min(known), max(known)
     return scan
+
+
+def _plain_scan(path: str, stream, index, size: int) -> Optional[_Scan]:
+    """What :func:`_scan_index` finds, read from an MP4/MOV track's sample tables
+    (:func:`mp4_tables.read_track`) instead of one Python object per index entry; None
+    where the tables do not say every entry is a stored frame (empty samples, an edit
+    list that discards, data past the end...) or disagree with FFmpeg's index.
+
+    FFmpeg's index then holds one entry per sample, in order, at the sample's offset and
+    size, its timestamp the sample's decode time plus one constant: checked on a first,
+    a middle and a last entry, and on the last keyframe."""
+    try:
+        track = mp4_tables.read_track(path, size, stream.id)
+    except mp4_tables.NotPlain:  # (not logged: a file's every clip would say it)
+        return None
+    n = len(track.sizes)
+    if len(index) != n or stream.time_base != Fraction(1, track.time_scale):
+        return None
+    keys = track.keys
+    shift = index[0].timestamp - int(track.dts[0])
+    for i in sorted({0, n // 2, n - 1, int(keys[-1])}):
+        entry = index[i]
+        key = bool(keys[min(np.searchsorted(keys, i), len(keys) - 1)] == i)
+        ours = (int(track.pos[i]), int(track.sizes[i]), int(track.dts[i]) + shift, key, False)
+        if ours != (entry.pos, entry.size, entry.timestamp, entry.is_keyframe, entry.is_discard):
+            return None
+    return _Scan(
+        keys=keys.tolist(),
+        key_ts=(track.dts[keys] + shift).tolist(),
+        key_pos=track.pos[keys].tolist(),
+        count=n,
+        first=int(track.dts.min()) + shift,
+        last=int(track.dts.max()) + shift,
+    )
 
 
 def _scan_packets(path: str, container, stream) -> _Scan:
@@ -288,7 +327,9 @@ def _unseekable(scan: _Scan) -> str:
 
 def probe_video(path: str, container, stream, target_fps: float) -> VideoIndex:
     """The :class:`VideoIndex` of ``stream``: read from the container's index where it
-    lists every frame (MP4/MOV, AVI), else by demuxing every packet (no decoding).
+    lists every frame (MP4/MOV, AVI; from an MP4/MOV track's sample tables where they
+    show that each entry is a stored frame, :func:`_plain_scan`), else by demuxing every
+    packet (no decoding).
 
     Raises :class:`DecodeError` for a file with no stored frame, for a still image
     ("not a video": one frame of an image codec, read by an image demuxer), or for a
@@ -300,9 +341,13 @@ def probe_video(path: str, container, stream, target_fps: float) -> VideoIndex:
     """
     tb = stream.time_base
     fmt = container.format.name.split(",")
-    entries = list(stream.index_entries) if any(f in _FULL_INDEX_FORMATS for f in fmt) else []
-    if entries:
-        scan = _scan_index(entries, os.path.getsize(path))
+    index = stream.index_entries if any(f in _FULL_INDEX_FORMATS for f in fmt) else ()
+    indexed = len(index) > 0
+    if indexed:
+        size = os.path.getsize(path)
+        scan = _plain_scan(path, stream, index, size) if "mov" in fmt else None
+        if scan is None:
+            scan = _scan_index(index, size)
     else:
         scan = _scan_packets(path, container, stream)
     if scan.count == 0:
@@ -314,7 +359,7 @@ def probe_video(path: str, container, stream, target_fps: float) -> VideoIndex:
     # The stream's duration, else the container's (Matroska keeps it there).
     duration = stream.duration
     seconds = float(duration * tb) if duration else (container.duration or 0) / av.time_base
-    if (scan.cut or not entries) and seconds and scan.first is not None:
+    if (scan.cut or not indexed) and seconds and scan.first is not None:
         covered = float((scan.last - scan.first) * tb) + 1 / fps
         if covered < MIN_DECODED_FRACTION * seconds:
             raise DecodeError(
@@ -322,7 +367,7 @@ def probe_video(path: str, container, stream, target_fps: float) -> VideoIndex:
                 f"truncated, its frames cover {covered:.2f} s of the stream's {seconds:.2f} s",
             )
     shift = 0
-    if entries and scan.keys and stream.start_time is not None:
+    if indexed and scan.keys and stream.start_time is not None:
         shift = max(stream.start_time - scan.key_ts[0], 0)  # the decoder's reordering delay
     why = _unseekable(scan)
     return VideoIndex(
@@ -333,7 +378,7 @@ def probe_video(path: str, container, stream, target_fps: float) -> VideoIndex:
         tuple(scan.key_pos),
         not why,
         why,
-        bool(entries),
+        indexed,
         shift,
     )
 
@@ -351,7 +396,7 @@ class _Placer:
         self.target, self.last = set(wanted), wanted[-1]
         self.before = info.keys[key]
         self.key_ts: Optional[int] = None  # the first packet's timestamp (a seek's keyframe)
-        self.seen: list[int] = []  # timestamps of the packets since, sorted
+        self.seen: list[int] = []  # timestamps of the packets since (output ones), sorted
         self.output = 0
         self.picked: dict[int, np.ndarray] = {}
 
@@ -374,6 +419,8 @@ class _Placer:
             self.key_ts = ts
             if self.before > self.wanted[0]:
                 raise _Unreliable("keyframe after the clip's first frame")
+        if packet.is_discard:
+            return  # decoded (later frames may refer to it) but never output
         at = bisect.bisect_left(self.seen, ts)
         if at < len(self.seen) and self.seen[at] == ts:
             raise _Unreliable(f"two packets at timestamp {ts}")
@@ -427,8 +474,8 @@ def _decode_range(
                 break
             counts["empty"] += 1
             continue
-        if packet.is_discard:
-            continue
+        # A packet an edit list discards (MP4) is decoded all the same: the frames after
+        # it may refer to it, and the decoder outputs no frame of it.
         placer.packet(packet, packet.pts if packet.pts is not None else packet.dts)
         counts["decoded"] = counts.get("decoded", 0) + 1
         try:

@@ -209,6 +209,44 @@ def test_empty_packets_are_skipped_and_counted(tmp_path: Path) -> None:
     check_against_reference(tmp_path, "drops.mp4")
 
 
+def _set_edit(path: Path, duration_change: int, media_time_change: int) -> None:
+    """Move the start or the end of the single edit of an x264 MP4 (version 0 elst)."""
+    data = bytearray(path.read_bytes())
+    at = data.find(b"elst") + 4
+    assert data[at] == 0 and struct.unpack_from(">I", data, at + 4)[0] == 1
+    duration, media_time = struct.unpack_from(">Ii", data, at + 8)
+    struct.pack_into(
+        ">Ii", data, at + 8, duration + duration_change, media_time + media_time_change
+    )
+    path.write_bytes(bytes(data))
+
+
+def _late_start(path: Path) -> None:
+    _set_edit(path, -100, 3 * 512)  # 3 frames later (512 ticks a frame)
+
+
+def _early_end(path: Path) -> None:
+    _set_edit(path, -1500, 0)  # ends at frame 45, inside a GOP: its B-frames refer to
+    # frames after the end, which FFmpeg discards (decodes, never outputs)
+
+
+@pytest.mark.parametrize("change", [_late_start, _early_end])
+def test_frames_an_edit_list_leaves_out_are_decoded_not_shown(tmp_path: Path, change) -> None:
+    # FFmpeg marks them discarded: decoded (the frames around them refer to them), never
+    # output by the decoder; a whole-file decode skips them.
+    path = write_video(tmp_path / "edit.mp4", 90, codec="libx264")
+    change(path)
+    with av.open(str(path)) as c:
+        assert any(e.is_discard for e in c.streams.video[0].index_entries)
+    check_against_reference(tmp_path, "edit.mp4")
+    # A clip that ends at the last frame, among the discarded ones.
+    frames, fps = reference(path)
+    clip = decode_clip(str(path), 8, 2, 30, clip_index=1, num_clips=2, use_offset=True)
+    index = sample_frame_indices(len(frames), 8, 2, fps, 30, 1, 2, use_offset=True)
+    assert index[-1] == len(frames) - 1
+    assert np.array_equal(clip.numpy(), np.stack([frames[i] for i in index.tolist()]))
+
+
 def _corrupt_mdat(path: Path, spots: int) -> None:
     data = bytearray(path.read_bytes())
     start = data.find(b"mdat") + 4
