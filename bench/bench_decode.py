@@ -13,7 +13,8 @@ at a random time) from each with:
 * whole file: decode every frame (kept in YUV), pick PySlowFast's 8 and convert them,
   what ``decode_clip`` did before it seeked.
 
-Prints, per video length, the median ms per clip (the loaders take turns), the peak
+Prints, per video length, the median ms per clip (every loader on every video taking
+turns, so rows compare as well as columns), the peak
 memory growth per clip (resident memory sampled every millisecond during the clip, less
 the memory before it; one clip in a fresh process) of each, and the ratio of clips per
 second ours / PyTorchVideo. Targets: ours at 600 s within 1.5x of ours at 10 s; growth
@@ -121,21 +122,22 @@ def whole_file(path: str, generator: torch.Generator) -> torch.Tensor:
     return torch.from_numpy(np.stack([frames[i].to_ndarray(format="rgb24") for i in index]))
 
 
-def measure(path: str, clips: dict[str, int]) -> dict[str, float]:
-    """Median ms per clip of each loader (``clips[name]`` clips), the loaders taking
-    turns clip by clip so that all see the same machine state, after one untimed clip
-    each that warms caches."""
-    generators = {name: torch.Generator().manual_seed(0) for name in clips}
-    for name in clips:
-        LOADERS[name](path, generators[name])
-    times: dict[str, list[float]] = {name: [] for name in clips}
-    for i in range(max(clips.values())):
-        for name, n in clips.items():
+def measure(cases: dict[tuple[int, str], tuple[str, int]]) -> dict[tuple[int, str], float]:
+    """Median ms per clip of each (video length, loader) case, ``cases[case] = (path,
+    clips)``. Every case takes its turn clip by clip, the lengths as well as the loaders,
+    so that the ratios between rows (600 s against 10 s) see the same machine state as
+    those within a row; one untimed clip each first warms caches."""
+    generators = {case: torch.Generator().manual_seed(0) for case in cases}
+    for case, (path, _) in cases.items():
+        LOADERS[case[1]](path, generators[case])
+    times: dict[tuple[int, str], list[float]] = {case: [] for case in cases}
+    for i in range(max(n for _, n in cases.values())):
+        for case, (path, n) in cases.items():
             if i < n:
                 start = time.perf_counter()
-                LOADERS[name](path, generators[name])
-                times[name].append(time.perf_counter() - start)
-    return {name: 1000 * statistics.median(t) for name, t in times.items()}
+                LOADERS[case[1]](path, generators[case])
+                times[case].append(time.perf_counter() - start)
+    return {case: 1000 * statistics.median(t) for case, t in times.items()}
 
 
 def memory_growth(name: str, path: str) -> float:
@@ -178,6 +180,7 @@ def main() -> None:
 
     results: dict[int, dict[str, tuple[float, float]]] = {}
     with tempfile.TemporaryDirectory() as folder:
+        cases: dict[tuple[int, str], tuple[str, int]] = {}
         for seconds in args.seconds:
             path = os.path.join(folder, f"video_{seconds}s.mp4")
             start = time.perf_counter()
@@ -188,10 +191,11 @@ def main() -> None:
                 flush=True,
             )
             whole = 1 if seconds >= 600 else args.whole_clips
-            clips = {"ours": args.clips, "pytorchvideo": args.clips, "whole file": whole}
-            ms = measure(path, clips)
-            results[seconds] = {name: (ms[name], memory_growth(name, path)) for name in clips}
-            os.remove(path)
+            for name, n in (("ours", args.clips), ("pytorchvideo", args.clips), ("whole file", whole)):
+                cases[seconds, name] = (path, n)
+        ms = measure(cases)
+        for (seconds, name), (path, _) in cases.items():
+            results.setdefault(seconds, {})[name] = (ms[seconds, name], memory_growth(name, path))
     header = f"{'video':>7} | " + " | ".join(f"{n:>23}" for n in loaders) + " | ours/PTV clips/s"
     print("\nms per Slow 8x8 training clip, peak memory growth per clip (MiB)")
     print(header)
