@@ -1,4 +1,5 @@
-"""Deploying a trained run: one configuration exported, verified and described.
+"""Deploying a trained run: one configuration exported, verified and described; one video
+classified.
 
 * :mod:`.choose`: the configuration under a GFLOPs (or latency) budget, or by name;
 * :mod:`.finished_run`: what a run's OUTPUT_DIR holds (calibrated checkpoint, tables);
@@ -6,9 +7,10 @@
 * :mod:`.formats`: TorchScript, ONNX and ``torch.export`` files, written and run back;
 * :mod:`.verify`: the written file against the adaptive network, within 1e-4;
 * :mod:`.card`: the model card; :mod:`.export`: all of it, published atomically;
-* :mod:`.reading`: how a video file is read for a run's data (the card's preprocessing);
+* :mod:`.reading`: how a video file is read for a run's data (card and predict);
+* :mod:`.predict`: PySlowFast's test views of one video file, top-k classes.
 
-``tools/export_net.py`` is the command line (docs/DEPLOY.md).
+``tools/export_net.py`` and ``tools/predict.py`` are the command lines (docs/DEPLOY.md).
 This package sits above the engine: it imports the engine and the evaluation, never the
 reverse.
 """
@@ -35,6 +37,7 @@ from .finished_run import (
 from .formats import FILE_NAMES, FORMATS, load_runner, save_model
 from .network import INPUT_SIZES, ClipResize, DeployedNet, PlainSwish, deployable, input_names
 from .network import NotDeployable, input_shapes, missing_statistics
+from .predict import SingleVideo, top_classes, video_scores
 from .reading import video_reading
 from .verify import DEFAULT_TOLERANCE, ExportMismatch, max_difference, verify_export
 
@@ -52,6 +55,7 @@ __all__ = [
     "NotDeployable",
     "PlainSwish",
     "SelectionError",
+    "SingleVideo",
     "Verification",
     "by_budget",
     "by_configuration",
@@ -73,7 +77,9 @@ __all__ = [
     "save_model",
     "search_rows",
     "sha256_file",
+    "top_classes",
     "validation_batches",
     "verify_export",
     "video_reading",
+    "video_scores",
 ]
