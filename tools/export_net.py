@@ -128,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
         ImportError,
         IncompleteRun,
         NotDeployable,
+        OSError,  # the output folder cannot be written (the message names the path)
         SelectionError,
     ) as error:
         print(f"error: {error}; nothing written to {args.out}", file=sys.stderr)

@@ -50,8 +50,12 @@ def _batch_dims(count: int) -> tuple[dict[int, object], ...]:
 @contextlib.contextmanager
 def _quiet_torchscript() -> Iterator[None]:
     """torch 2.14 says TorchScript is deprecated on every trace, save and load: said once
-    in the module docstring and docs/DEPLOY.md instead of in every command's output."""
+    in the module docstring and docs/DEPLOY.md instead of in every command's output. The
+    tracer also warns at every shape test of the models (resample's, the fusion's): they
+    depend only on the frame and pixel sizes, which an export fixes, and verification
+    runs the file at two batch sizes."""
     with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
         warnings.filterwarnings("ignore", r".*torch\.jit.*deprecated", FutureWarning)
         warnings.filterwarnings("ignore", r".*TorchScript.*deprecated", FutureWarning)
         yield
@@ -70,17 +74,20 @@ def _save_onnx(
         import onnxscript  # noqa: F401 - the dynamo exporter imports it; fail clearly here
     except ImportError as error:
         raise _deploy_extra(error) from None
-    torch.onnx.export(
-        net,
-        example,
-        path,
-        dynamo=True,
-        input_names=names,
-        output_names=["logits"],
-        dynamic_shapes=_batch_dims(len(example)),
-        external_data=False,  # one file: the sub-networks here are far below ONNX's 2 GB
-        verbose=False,
-    )
+    with warnings.catch_warnings():
+        # Two pathways share the one batch dimension, which the exporter remarks on.
+        warnings.filterwarnings("ignore", r".*axis name: batch will not be used", UserWarning)
+        torch.onnx.export(
+            net,
+            example,
+            path,
+            dynamo=True,
+            input_names=names,
+            output_names=["logits"],
+            dynamic_shapes=_batch_dims(len(example)),
+            external_data=False,  # one file: the sub-networks here are far below ONNX's 2 GB
+            verbose=False,
+        )
 
 
 @torch.no_grad()

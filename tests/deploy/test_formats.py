@@ -64,3 +64,29 @@ def test_verification_refuses_a_file_that_differs(model_and_batch, tmp_path):
             input_size="full",
             align_corners=False,
         )
+
+
+@pytest.mark.slow  # SlowFast's ONNX export ~10 s
+@pytest.mark.parametrize(
+    "name, fmt",
+    [
+        ("slowfast_tiny", "torchscript"),
+        ("slowfast_tiny", "onnx"),
+        ("slowfast_tiny", "pt"),
+        ("x3d_tiny", "torchscript"),  # traceable once PyTorchVideo's Swish is plain operators
+        ("x3d_tiny", "onnx"),
+    ],
+)
+def test_slowfast_and_x3d_files_pass_verification(name, fmt, tmp_path):
+    full = _calibrated(name, [])[0].full_config()
+    config = SubnetConfig(0.5, 24, max(1, full.temporal // 2))
+    model, batch = _calibrated(name, [config])
+    inputs = batch if isinstance(batch, list) else [batch]
+    path = str(tmp_path / FILE_NAMES[fmt])
+    save_model(
+        deployable(model, config, align_corners=False), inputs, input_names(model), fmt, path
+    )
+    runner = load_runner(fmt, path)
+    worst = verify_export(runner, model, config, [batch], input_size="full", align_corners=False)
+    assert worst <= 1e-4
+    assert runner([x[:1] for x in inputs]).shape == (1, 5)
