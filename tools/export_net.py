@@ -4,7 +4,7 @@
     python tools/export_net.py --cfg configs/Demo/MutualNet_Slow_Digits.yaml \\
         --budget-gflops 0.002 --format onnx --out deploy/digits_onnx
     python tools/export_net.py --cfg CONFIG.yaml --config 0.75,24,4 --format torchscript --out DIR
-    python tools/export_net.py --cfg CONFIG.yaml --format pt --out DIR OUTPUT_DIR runs/x  # overrides
+    python tools/export_net.py --cfg CONFIG.yaml --format pt --out DIR OUTPUT_DIR runs/x
 
 The run's OUTPUT_DIR (the config's, after ``KEY VALUE`` overrides) must hold what
 ``tools/run_net.py`` leaves after calibration and search: ``checkpoints/

@@ -61,11 +61,13 @@ def _example(batch: Inputs, config: SubnetConfig, input_size: str, align_corners
 
 
 def _runtime(fmt: str) -> str:
+    """What ran the file in verification (the card's ``verification.runtime``)."""
     if fmt == "onnx":
         import onnxruntime
 
         return f"onnxruntime {onnxruntime.__version__} (CPUExecutionProvider)"
-    return f"torch {torch.__version__} ({'torch.jit.load' if fmt == 'torchscript' else 'torch.export.load'})"
+    loader = "torch.jit.load" if fmt == "torchscript" else "torch.export.load"
+    return f"torch {torch.__version__} ({loader})"
 
 
 def export_configuration(

@@ -16,14 +16,14 @@ from mutualnet3d.deploy import (
 )
 from mutualnet3d.slim import SubnetConfig
 
-from .test_network import _calibrated
+from .helpers import calibrated_tiny
 
 CONFIG = SubnetConfig(0.5, 24, 2)
 
 
 @pytest.fixture(scope="module")
 def model_and_batch():
-    return _calibrated("slow_tiny", [CONFIG])
+    return calibrated_tiny("slow_tiny", [CONFIG])
 
 
 @pytest.mark.parametrize(
@@ -78,9 +78,9 @@ def test_verification_refuses_a_file_that_differs(model_and_batch, tmp_path):
     ],
 )
 def test_slowfast_and_x3d_files_pass_verification(name, fmt, tmp_path):
-    full = _calibrated(name, [])[0].full_config()
+    full = calibrated_tiny(name, [])[0].full_config()
     config = SubnetConfig(0.5, 24, max(1, full.temporal // 2))
-    model, batch = _calibrated(name, [config])
+    model, batch = calibrated_tiny(name, [config])
     inputs = batch if isinstance(batch, list) else [batch]
     path = str(tmp_path / FILE_NAMES[fmt])
     save_model(

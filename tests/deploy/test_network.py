@@ -18,8 +18,10 @@ from mutualnet3d.deploy import (
 from mutualnet3d.engine.evaluate import forward_configs
 from mutualnet3d.engine.forward import resize_input
 from mutualnet3d.models import get_model_builder
-from mutualnet3d.slim import SubnetConfig, calibrate_bn
+from mutualnet3d.slim import SubnetConfig
 from mutualnet3d.utils.resample import resize_clip
+
+from .helpers import calibrated_tiny
 
 
 @pytest.mark.parametrize("align_corners", [False, True])
@@ -49,27 +51,12 @@ def test_plain_swish_is_pytorchvideos():
     assert torch.equal(PlainSwish()(x), Swish()(x))
 
 
-def _calibrated(name: str, configs: list[SubnetConfig], align_corners: bool = False):
-    """A tiny model in eval mode with BN statistics calibrated for ``configs`` on random
-    clips (trained weights are not needed: any weights must export exactly)."""
-    torch.manual_seed(0)
-    model = get_model_builder(name)(num_classes=5)
-    batches = [model.example_input(batch_size=2) for _ in range(2)]
-    for batch in batches:
-        for x in batch if isinstance(batch, list) else [batch]:
-            x.normal_()
-    for config in configs:
-        resized = [resize_input(b, config, align_corners=align_corners) for b in batches]
-        calibrate_bn(model, resized, config.width, config.key)
-    return model.eval(), batches[0]
-
-
 @pytest.mark.parametrize("input_size", ["full", "config"])
 @pytest.mark.parametrize("name", ["slow_tiny", "slowfast_tiny", "x3d_tiny"])
 def test_deployed_network_gives_the_adaptive_networks_logits(name, input_size):
     full = get_model_builder(name)(num_classes=5).full_config()
     config = SubnetConfig(0.5, 24, max(1, full.temporal // 2))
-    model, batch = _calibrated(name, [config])
+    model, batch = calibrated_tiny(name, [config])
     net = deployable(model, config, input_size=input_size, align_corners=False)
     expected = forward_configs(model, batch, [config])[0]
     given = batch if input_size == "full" else resize_input(batch, config)
@@ -84,7 +71,7 @@ def test_deployed_network_gives_the_adaptive_networks_logits(name, input_size):
 
 
 def test_uncalibrated_configurations_and_detectors_are_refused():
-    model, _ = _calibrated("slow_tiny", [SubnetConfig(0.5, 24, 2)])
+    model, _ = calibrated_tiny("slow_tiny", [SubnetConfig(0.5, 24, 2)])
     with pytest.raises(NotDeployable, match="no calibrated BN statistics for w0p5_s16_t2"):
         deployable(model, SubnetConfig(0.5, 16, 2), align_corners=False)
     detector = get_model_builder("slow_tiny_detection")(num_classes=5)
