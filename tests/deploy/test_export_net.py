@@ -13,7 +13,13 @@ import pytest
 import torch
 
 from mutualnet3d.data.moving_digits import MOTIONS
-from mutualnet3d.deploy import by_budget, sha256_file
+from mutualnet3d.deploy import (
+    LatencyRow,
+    LatencyTable,
+    by_budget,
+    sha256_file,
+    write_latency_tables,
+)
 from mutualnet3d.engine.evaluate import forward_configs
 from mutualnet3d.engine.forward import resize_input
 from mutualnet3d.slim import SubnetConfig
@@ -193,10 +199,12 @@ def test_a_latency_budget_needs_the_latency_table(tiny_run, export_net, tmp_path
     args = ["--cfg", tiny_run.cfg, "--budget-ms", "5", "--format", "pt", "--out"]
     assert export_net.main([*args, str(tmp_path / "a"), *opts]) == 2
     assert "latency_table.json" in _one_line_error(capsys)
-    table = json.loads((run_copy / "search_table.json").read_text())
-    for row in table["configurations"]:  # 1 ms per MFLOP: the cheapest alone fits 0.5 ms
-        row["latency_ms"] = row["gflops"] * 1000
-    (run_copy / "latency_table.json").write_text(json.dumps(table))
+    # The table tools/measure_latency.py writes, at 1 ms per MFLOP: the cheapest alone
+    # fits 0.5 ms.
+    rows = tuple(
+        LatencyRow(r, {1: r.gflops * 1000}, {1: 0.0}, {1: r.gflops * 1000}) for r in tiny_run.rows
+    )
+    write_latency_tables(LatencyTable(rows, "top1", "a CPU", 1, (1,), 1, 3), str(run_copy))
     assert export_net.main([*args[:3], "0.5", *args[4:], str(tmp_path / "b"), *opts]) == 0
     card = json.loads((tmp_path / "b" / "model_card.json").read_text())
     cheapest = min(tiny_run.rows, key=lambda r: r.gflops)
