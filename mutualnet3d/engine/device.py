@@ -35,8 +35,8 @@ __all__ = [
     "BackendSpec",
     "autocast_dtype",
     "backend_settings",
+    "channels_last_format",
     "grad_scaler",
-    "memory_format_for",
     "mixed_autocast",
     "scaled_backward",
     "to_channels_last",
@@ -90,16 +90,16 @@ def scaled_backward(
         scaler.scale(loss).backward()
 
 
-def memory_format_for(model: nn.Module) -> torch.memory_format:
+def channels_last_format(model: nn.Module) -> torch.memory_format:
     """channels_last_3d for a video network (5-D weights), channels_last for images."""
     return torch.channels_last if model.input_kind == "image" else torch.channels_last_3d
 
 
 def to_channels_last(model: nn.Module) -> nn.Module:
-    """``model`` with its conv weights stored channels-last (:func:`memory_format_for`);
+    """``model`` with its conv weights stored channels-last (:func:`channels_last_format`);
     the values are unchanged, and so are checkpoints (``load_state_dict`` copies values
     into the weights' own format)."""
-    return model.to(memory_format=memory_format_for(model))
+    return model.to(memory_format=channels_last_format(model))
 
 
 @dataclass(frozen=True)
