@@ -82,13 +82,13 @@ fi
 "$PYTHON" -c 'import torch; print(f"torch {torch.__version__}, CUDA {torch.version.cuda}, cuDNN {torch.backends.cudnn.version()}, {torch.cuda.get_device_name(0)}")'
 
 step "cuda tests" 240 "$PYTHON" -m pytest -m cuda -q -p no:cacheprovider
-step "adaptive / exported static forward time" 90 \
+step "adaptive / exported static forward time" 100 \
     "$PYTHON" bench/bench_adaptive_vs_static.py --device cuda --batch-size 1 8 \
-    --dtype float32 float16 --repeats 20
+    --dtype float32 float16 --repeats 15
 step "MutualNet iteration, peak memory, search (Slow 8x8, batch 8, float32)" 90 \
     "$PYTHON" bench/bench_mutual_step.py --device cuda --model slow_r50 --size 224 --batch 8 \
     --measure abc
-step "MutualNet training step with AMP (Slow 8x8, batch 8)" 45 \
+step "MutualNet training step with AMP (Slow 8x8, batch 8)" 40 \
     "$PYTHON" bench/bench_mutual_step.py --device cuda --model slow_r50 --size 224 --batch 8 \
     --measure d --amp --repeats 10
 
