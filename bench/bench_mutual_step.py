@@ -11,15 +11,24 @@ Prints three ratios, each measured side by side (interleaved repeats, medians):
     peak on CUDA);
 (c) the configuration search on a batch (every configuration: resize on the device,
     switch width and BN statistics, forward, metrics) / the pure forward time of all
-    its configurations on pre-resized inputs (target <= 1.2).
+    its configurations on pre-resized inputs (target <= 1.2);
+(d) with ``--measure d``: clips per second of the run's whole training step
+    (``MutualTrainer.step``: learning rate, the cohort's forwards and backwards, gradient
+    scaling with ``--amp``, the optimizer step, the finiteness check); no target, a rate.
+
+``--amp``: (a), (b) and (d) under TRAIN.MIXED_PRECISION's autocast and GradScaler
+(engine/device.py; float16 on CUDA), the standalone steps too. On CUDA peak memory is
+``torch.cuda.max_memory_allocated``, exact: one process each (three on the CPU).
 
     python bench/bench_mutual_step.py                      # CPU, CI-sized
-    python bench/bench_mutual_step.py --device cuda --model slow_r50 --size 224 --frames 8 --batch 8
+    python bench/bench_mutual_step.py --device cuda --model slow_r50 --size 224 --batch 8
+    python bench/bench_mutual_step.py --device cuda --model slow_r50 --size 224 --batch 8 --measure d --amp
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import multiprocessing as mp
 import resource
 import statistics
@@ -30,10 +39,13 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from mutualnet3d.engine.device import grad_scaler, mixed_autocast, scaled_backward
 from mutualnet3d.engine.evaluate import evaluate_configs
 from mutualnet3d.engine.forward import resize_input
 from mutualnet3d.engine.mutual import distillation_loss, mutual_step
 from mutualnet3d.engine.sampling import ConfigSampler, SubnetConfig
+from mutualnet3d.engine.solver import LRSchedule
+from mutualnet3d.engine.train import MutualTrainer
 from mutualnet3d.models import get_model_builder
 from mutualnet3d.slim import export_subnet, set_width
 
@@ -67,19 +79,39 @@ def _timed(fn, device) -> float:
     return time.perf_counter() - start
 
 
-def _mutual_iteration(model, optimizer, x, labels, configs):
+class _Precision:
+    """float32, or with ``amp`` TRAIN.MIXED_PRECISION's autocast and loss scaling."""
+
+    def __init__(self, device, amp: bool) -> None:
+        self.device, self.amp = device, amp
+        self.scaler = grad_scaler(device, amp)
+
+    def autocast(self):
+        return mixed_autocast(self.device) if self.amp else contextlib.nullcontext()
+
+    def backward(self, loss):
+        scaled_backward(loss, self.scaler, self.device, self.amp)
+
+    def step(self, optimizer):
+        self.scaler.step(optimizer)
+        self.scaler.update()
+
+
+def _mutual_iteration(model, optimizer, x, labels, configs, precision):
     optimizer.zero_grad(set_to_none=True)
-    mutual_step(model, x, labels, configs, nn.CrossEntropyLoss())
-    optimizer.step()
+    mutual_step(model, x, labels, configs, nn.CrossEntropyLoss(),
+                autocast=precision.autocast, backward=precision.backward)
+    precision.step(optimizer)
 
 
-def _standalone_steps(statics, optimizers, x, labels, configs, teacher):
+def _standalone_steps(statics, optimizers, x, labels, configs, teacher, precisions):
     def step(i):
         optimizers[i].zero_grad(set_to_none=True)
-        logits = statics[i](resize_input(x, configs[i]))
-        loss = F.cross_entropy(logits, labels) if i == 0 else distillation_loss(logits, teacher, False)
-        loss.backward()
-        optimizers[i].step()
+        with precisions[i].autocast():
+            logits = statics[i](resize_input(x, configs[i]))
+            loss = F.cross_entropy(logits, labels) if i == 0 else distillation_loss(logits.float(), teacher, False)
+        precisions[i].backward(loss)
+        precisions[i].step(optimizers[i])
     return step
 
 
@@ -88,12 +120,14 @@ def measure_time(args) -> float:
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     statics = [export_subnet(model, c.width) for c in configs]
     optimizers = [torch.optim.SGD(s.parameters(), lr=0.01, momentum=0.9) for s in statics]
+    precision = _Precision(device, args.amp)
+    precisions = [_Precision(device, args.amp) for _ in statics]
     with torch.no_grad():
-        teacher = model(x).detach()
-    step = _standalone_steps(statics, optimizers, x, labels, configs, teacher)
+        teacher = model(x).detach().float()
+    step = _standalone_steps(statics, optimizers, x, labels, configs, teacher, precisions)
     mutual_times, static_times = [], []
     for repeat in range(args.repeats + 1):
-        m = _timed(lambda: _mutual_iteration(model, optimizer, x, labels, configs), device)
+        m = _timed(lambda: _mutual_iteration(model, optimizer, x, labels, configs, precision), device)
         s = sum(_timed(lambda i=i: step(i), device) for i in range(len(configs)))
         if repeat:  # the first round warms up
             mutual_times.append(m)
@@ -106,9 +140,10 @@ def measure_time(args) -> float:
 
 def _peak_child(args, which: str, queue) -> None:
     device, model, x, labels, configs = _setup(args)
+    precision = _Precision(device, args.amp)
     if which == "mutual":
         optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-        run = lambda: _mutual_iteration(model, optimizer, x, labels, configs)  # noqa: E731
+        run = lambda: _mutual_iteration(model, optimizer, x, labels, configs, precision)  # noqa: E731
     else:  # the largest sub-network (the full network) as a standalone static model
         static = export_subnet(model, configs[0].width)
         del model
@@ -116,8 +151,10 @@ def _peak_child(args, which: str, queue) -> None:
 
         def run():
             optimizer.zero_grad(set_to_none=True)
-            F.cross_entropy(static(resize_input(x, configs[0])), labels).backward()
-            optimizer.step()
+            with precision.autocast():
+                loss = F.cross_entropy(static(resize_input(x, configs[0])), labels)
+            precision.backward(loss)
+            precision.step(optimizer)
     if device.type == "cuda":
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
@@ -154,7 +191,7 @@ def measure_memory(args) -> float:
     peaks = {}
     for which in ("mutual", "largest"):
         values = []
-        for _ in range(3):
+        for _ in range(1 if args.device.startswith("cuda") else 3):  # CUDA's peak is exact
             queue = context.Queue()
             process = context.Process(target=_peak_child, args=(args, which, queue))
             process.start()
@@ -194,6 +231,30 @@ def measure_search(args) -> float:
     return a / b
 
 
+def measure_throughput(args) -> float:
+    """(d): clips per second of MutualTrainer.step, the run's training step, on one batch."""
+    device, model, x, labels, configs = _setup(args)
+    trainer = MutualTrainer(
+        model,
+        torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9),
+        grad_scaler(device, args.amp),
+        nn.CrossEntropyLoss(),
+        LRSchedule(0.01, 1, policy="constant"),
+        lambda step: configs,
+        model.num_pathways,
+        mixed_precision=args.amp,
+    )
+    batch = {"inputs": x if isinstance(x, list) else [x], "label": labels}
+    times = [_timed(lambda: trainer.step(batch, 0, 0.0, device), device) for _ in range(args.repeats + 1)]
+    step = statistics.median(times[1:])  # the first warms up
+    print(f"(d) training step (MutualTrainer.step, cohort of {len(configs)}, amp={args.amp}): "
+          f"{step * 1e3:.1f} ms = {args.batch / step:.1f} clips/s at batch {args.batch}")
+    return args.batch / step
+
+
+MEASURES = {"a": measure_time, "b": measure_memory, "c": measure_search, "d": measure_throughput}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--device", default="cpu")
@@ -202,12 +263,16 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=None)
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--amp", action="store_true", help="TRAIN.MIXED_PRECISION's autocast")
+    parser.add_argument("--measure", default="abc", help="which of (a) to (d), e.g. abc or d")
     args = parser.parse_args()
+    unknown = set(args.measure) - set(MEASURES)
+    if unknown:
+        parser.error(f"--measure: unknown {sorted(unknown)}; choose among a, b, c, d")
     print(f"device={args.device} model={args.model} clip={args.frames or 'default'}x{args.size} "
-          f"batch={args.batch} threads={torch.get_num_threads()} repeats={args.repeats}")
-    measure_time(args)
-    measure_memory(args)
-    measure_search(args)
+          f"batch={args.batch} threads={torch.get_num_threads()} repeats={args.repeats} amp={args.amp}")
+    for key in args.measure:
+        MEASURES[key](args)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,18 @@ from tests.data.folders import AvaFolder, CharadesFolder, write_ava, write_chara
 # gives (measured: the unit tests take 48 s with one thread, 53 s with two on 2 cores).
 torch.set_num_threads(1)
 
+CUDA_REASON = "needs a CUDA GPU: torch.cuda.is_available() is False on this machine"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked ``cuda`` skip, with the reason, where no CUDA GPU is present."""
+    if torch.cuda.is_available():
+        return
+    for item in items:
+        if item.get_closest_marker("cuda") is not None:
+            item.add_marker(pytest.mark.skip(reason=CUDA_REASON))
+
+
 # mpeg4 (FFmpeg's own encoder) ships with every FFmpeg build; libx264 is optional.
 VIDEO_CODEC = "mpeg4" if "mpeg4" in av.codec.codecs_available else "libx264"
 

@@ -47,6 +47,14 @@ def add_run_config(cfg: CfgNode) -> None:
     # Not in PySlowFast (which keeps torch's 30 minutes): seconds a process waits for the
     # others (rendezvous, collectives) before the run stops, naming the silent rank.
     cfg.DIST_TIMEOUT = 1800
+    # Not in PySlowFast (detectron2's name): torch.backends.cudnn.benchmark, cuDNN timing
+    # its algorithms for each new input shape and keeping the fastest. GPUs only: True
+    # with NUM_GPUS 0 is refused, and so is True with DETERMINISTIC (the timing decides).
+    cfg.CUDNN_BENCHMARK = False
+    # Not in PySlowFast: deterministic algorithms (torch.use_deterministic_algorithms with
+    # warn_only: PyTorch warns, naming the op, where it has none; cudnn.deterministic;
+    # CUBLAS_WORKSPACE_CONFIG :4096:8 unless set), so that reruns give the same weights.
+    cfg.DETERMINISTIC = False
 
     cfg.TRAIN = CfgNode()
     cfg.TRAIN.ENABLE = True  # train; False skips straight to the later stages
@@ -59,7 +67,8 @@ def add_run_config(cfg: CfgNode) -> None:
     cfg.TRAIN.CHECKPOINT_TYPE = "pytorch"  # pytorch (PySlowFast's .pyth) or caffe2
     cfg.TRAIN.CHECKPOINT_INFLATE = False  # inflate 2D weights to 3D when loading
     cfg.TRAIN.CHECKPOINT_EPOCH_RESET = False  # restart the epoch count at 0 on load
-    cfg.TRAIN.MIXED_PRECISION = False  # torch.autocast (fp16) on CUDA
+    # torch.autocast in training: float16 with a GradScaler on CUDA, bfloat16 on the CPU
+    cfg.TRAIN.MIXED_PRECISION = False
 
     cfg.TEST = CfgNode()
     cfg.TEST.ENABLE = True  # run the multi-view test after training
@@ -140,6 +149,7 @@ def validate_run(cfg: CfgNode, processes: Optional[int] = None) -> None:
         check_whole(key, lookup(cfg, key), 1)
     check_whole("TRAIN.EVAL_PERIOD (0: never)", cfg.TRAIN.EVAL_PERIOD, 0)
     check_whole("DIST_TIMEOUT (seconds)", cfg.DIST_TIMEOUT, 1)
+    _validate_backends(cfg)
     for key in ("TRAIN.CHECKPOINT_TYPE", "TEST.CHECKPOINT_TYPE"):  # PySlowFast's two
         check_choice(key, lookup(cfg, key), ("pytorch", "caffe2"))
     _validate_solver(cfg.SOLVER)
@@ -148,6 +158,20 @@ def validate_run(cfg: CfgNode, processes: Optional[int] = None) -> None:
         raise ConfigError(
             f"BN.WEIGHT_DECAY must be 0 with SOLVER.WEIGHT_DECAY_RULE 'mutualnet' (BN "
             f"parameters never decay under it), got {cfg.BN.WEIGHT_DECAY!r}"
+        )
+
+
+def _validate_backends(cfg: CfgNode) -> None:
+    """CUDNN_BENCHMARK acts on GPUs only, and its timing would undo DETERMINISTIC."""
+    if cfg.CUDNN_BENCHMARK and cfg.NUM_GPUS == 0:
+        raise ConfigError(
+            "CUDNN_BENCHMARK True tunes cuDNN, which runs on GPUs only, but NUM_GPUS is 0 "
+            "(the CPU): set CUDNN_BENCHMARK False or NUM_GPUS >= 1"
+        )
+    if cfg.CUDNN_BENCHMARK and cfg.DETERMINISTIC:
+        raise ConfigError(
+            "CUDNN_BENCHMARK True picks cuDNN's algorithms by timing them, which "
+            "DETERMINISTIC True forbids: set one of them False"
         )
 
 

@@ -55,6 +55,10 @@ def add_model_config(cfg: CfgNode) -> None:
     cfg.MODEL.FC_INIT_STD = 0.01  # std of the classifier's initial weights
     cfg.MODEL.SINGLE_PATHWAY_ARCH = ["2d", "c2d", "i3d", "slow", "x3d"]
     cfg.MODEL.MULTI_PATHWAY_ARCH = ["slowfast"]
+    # Not in PySlowFast (timm's --channels-last): conv weights stored channels-last
+    # (channels_last_3d for video, channels_last for images), so activations follow;
+    # the same outputs, faster convolutions on tensor-core GPUs. Checkpoints unchanged.
+    cfg.MODEL.CHANNELS_LAST = False
 
     cfg.RESNET = CfgNode()
     cfg.RESNET.DEPTH = 50  # weight layers: 50 or 101 (ResNet, SlowFast)

@@ -121,14 +121,17 @@ def _onnx_runner(path: str) -> Runner:
     names = [i.name for i in session.get_inputs()]
 
     def run(inputs: Sequence[torch.Tensor]) -> torch.Tensor:
-        feed = {n: np.ascontiguousarray(x.numpy()) for n, x in zip(names, inputs)}
-        return torch.from_numpy(session.run(None, feed)[0])
+        # onnxruntime's CPU provider: inputs from any device, logits back on theirs.
+        feed = {n: np.ascontiguousarray(x.detach().cpu().numpy()) for n, x in zip(names, inputs)}
+        return torch.from_numpy(session.run(None, feed)[0]).to(inputs[0].device)
 
     return run
 
 
 def load_runner(fmt: str, path: str) -> Runner:
-    """A function running the ``fmt`` file at ``path`` on CPU tensors (no gradients)."""
+    """A function running the ``fmt`` file at ``path`` (no gradients): TorchScript and
+    torch.export files on the device they were written from, ONNX files in onnxruntime on
+    the CPU (inputs from any device; the logits come back on the inputs')."""
     if not os.path.isfile(path):
         raise FileNotFoundError(path)
     if fmt == "onnx":

@@ -198,4 +198,7 @@ def deployable(
         resize = ClipResize(
             slow.shape[-2:], frames, config.spatial, config.temporal, align_corners=align_corners
         )
-    return DeployedNet(net, resize, model.num_pathways == 2).eval()
+    # On the model's device: the resize's frame indices are a buffer (a CUDA model's
+    # export takes CUDA clips).
+    device = next(model.parameters()).device
+    return DeployedNet(net, resize, model.num_pathways == 2).to(device).eval()

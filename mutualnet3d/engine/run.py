@@ -32,6 +32,7 @@ from .checkpoint import (
     remove_stale_temporaries,
     require_finite,
 )
+from .device import backend_settings, grad_scaler
 from .distributed import (
     all_gather_objects,
     device_for_rank,
@@ -69,6 +70,14 @@ def run(cfg: CfgNode, config_warnings: Sequence[str] = ()) -> None:
             spec.lr_scale,
             spec.schedule.base_lr,
         )
+    for line in spec.backends.described():
+        logger.info("%s", line)
+    with backend_settings(spec.backends):  # before any CUDA work: cuBLAS reads it once
+        _stages(spec)
+
+
+def _stages(spec: RunSpec) -> None:
+    """The stages of :func:`run` on this process's device."""
     device = device_for_rank(spec.num_gpus)
     _seed(spec.seed + get_rank())
     model = spec.model.build().to(device)
@@ -170,8 +179,7 @@ def _train(
     spec: RunSpec, model: nn.Module, checkpoints: Checkpointer, device: torch.device
 ) -> None:
     optimizer = build_optimizer(model, spec.optimizer)
-    amp = spec.train.mixed_precision and device.type == "cuda"
-    scaler = torch.amp.GradScaler("cuda", enabled=amp)
+    scaler = grad_scaler(device, spec.train.mixed_precision)
     start_epoch = resume_or_initialise(
         model,
         optimizer,
@@ -205,7 +213,7 @@ def _train(
         model.num_pathways,
         distill=spec.cohort.distill,
         multi_label=_multi_label(spec, model),
-        mixed_precision=amp,
+        mixed_precision=spec.train.mixed_precision,
         clip_grad_val=spec.train.clip_grad_val,
         clip_grad_l2norm=spec.train.clip_grad_l2norm,
         align_corners=spec.resize_align_corners,

@@ -39,6 +39,7 @@ from ..data import (
 from ..data.specs import check_split
 from ..models import get_model_builder, model_kwargs
 from ..slim import SubnetConfig, export_subnet
+from .device import BackendSpec, to_channels_last
 from .distributed import ShardSampler
 from .sampling import ConfigSampler
 from .solver import LRSchedule, OptimizerSpec, build_criterion, Criterion
@@ -64,12 +65,15 @@ class ModelSpec:
     model an independent network of that width built of plain layers (an I-Net),
     initialised as the model initialises a network of that size
     (:meth:`~mutualnet3d.models.base.SlimNet.init_at_own_size`: each convolution over its
-    own fan, not over the full layer's it was cut from).
+    own fan, not over the full layer's it was cut from). ``channels_last``
+    (MODEL.CHANNELS_LAST) stores its conv weights channels-last
+    (:func:`~.device.to_channels_last`).
     """
 
     name: str
     kwargs: Mapping[str, Any]
     static_width: float = 1.0
+    channels_last: bool = False
 
     @property
     def description(self) -> str:
@@ -82,7 +86,7 @@ class ModelSpec:
         if self.static_width < 1.0:
             model = export_subnet(model, self.static_width)
             model.init_at_own_size()
-        return model
+        return to_channels_last(model) if self.channels_last else model
 
 
 @dataclass(frozen=True)
@@ -164,7 +168,7 @@ class TrainSpec:
     init_checkpoint_type: str = "pytorch"  # TRAIN.CHECKPOINT_TYPE: pytorch or caffe2
     inflate: bool = False  # TRAIN.CHECKPOINT_INFLATE: 2D kernels into 3D ones
     epoch_reset: bool = False  # TRAIN.CHECKPOINT_EPOCH_RESET: start at epoch 0 anyway
-    mixed_precision: bool = False
+    mixed_precision: bool = False  # float16 + GradScaler on CUDA, bfloat16 on the CPU
     log_period: int = 10
     precise_bn_batches: int = 0  # BN.NUM_BATCHES_PRECISE when BN.USE_PRECISE_STATS, else 0
     clip_grad_val: Optional[float] = None
@@ -254,6 +258,7 @@ class RunSpec:
     # MUTUALNET.RESIZE_ALIGN_CORNERS: of every resize of a sub-network's input (training,
     # BN calibration and precise BN, validation, search, test).
     resize_align_corners: bool = False
+    backends: BackendSpec = BackendSpec()  # CUDNN_BENCHMARK, DETERMINISTIC
 
     def criterion(self) -> Criterion:
         return build_criterion(self.loss, self.label_smoothing)
@@ -274,7 +279,10 @@ class RunSpec:
             seed=cfg.RNG_SEED,
             num_gpus=cfg.NUM_GPUS,
             model=ModelSpec(
-                cfg.MODEL.MODEL_NAME, model_kwargs(cfg), 1.0 if node.ENABLE else node.STATIC_WIDTH
+                cfg.MODEL.MODEL_NAME,
+                model_kwargs(cfg),
+                1.0 if node.ENABLE else node.STATIC_WIDTH,
+                cfg.MODEL.CHANNELS_LAST,
             ),
             train_data=dataset_spec(cfg, "train"),
             test_data=dataset_spec(cfg, "test"),
@@ -293,6 +301,7 @@ class RunSpec:
             lr_scale=lr_scale(cfg),
             log_model_info=cfg.LOG_MODEL_INFO,
             resize_align_corners=node.RESIZE_ALIGN_CORNERS,
+            backends=BackendSpec(cfg.CUDNN_BENCHMARK, cfg.DETERMINISTIC),
         )
 
 

@@ -29,6 +29,7 @@ from .checkpoint import (
     unwrap,
     usable_checkpoint,
 )
+from .device import mixed_autocast, scaled_backward
 from .distributed import all_reduce_sum, get_world_size
 from .finite import NonFiniteError, non_finite_state
 from .forward import batch_boxes, batch_inputs, batch_targets
@@ -56,7 +57,8 @@ class MutualTrainer:
 
     Args:
         model: the adaptive model, or its DistributedDataParallel wrapper.
-        optimizer, scaler: the optimizer and AMP's grad scaler (disabled off CUDA).
+        optimizer, scaler: the optimizer and AMP's grad scaler (:func:`~.device.grad_scaler`:
+            disabled but with mixed precision on CUDA).
         criterion: the label loss; ``distill``: students learn the full network's
             predictions (else the labels); ``multi_label``: sigmoid outputs (Charades,
             AVA).
@@ -64,7 +66,8 @@ class MutualTrainer:
         cohort: the configurations of a global step (:meth:`ConfigSampler.sample`, or
             one static configuration for an I-Net).
         num_pathways: the model's (its input is a list for two).
-        mixed_precision: fp16 autocast (CUDA only).
+        mixed_precision: the forward passes under autocast, float16 on CUDA and bfloat16
+            on the CPU, one code path (:mod:`.device`).
         clip_grad_val, clip_grad_l2norm: gradient clipping (None: off).
         align_corners: of the bilinear resize of the sub-networks' inputs
             (MUTUALNET.RESIZE_ALIGN_CORNERS).
@@ -106,10 +109,10 @@ class MutualTrainer:
             boxes=batch_boxes(batch, device),
             distill=self.distill,
             multi_label=self.multi_label,
-            autocast=(lambda: torch.autocast("cuda", dtype=torch.float16))
-            if self.mixed_precision
-            else None,
-            backward=lambda loss: self.scaler.scale(loss).backward(),
+            autocast=(lambda: mixed_autocast(device)) if self.mixed_precision else None,
+            backward=lambda loss: scaled_backward(
+                loss, self.scaler, device, self.mixed_precision
+            ),
             no_sync=self.model.no_sync if ddp else None,
             align_corners=self.align_corners,
         )

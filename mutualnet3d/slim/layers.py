@@ -40,6 +40,7 @@ __all__ = [
     "SlimBatchNorm3d",
     "SlimSqueezeExcitation",
     "keep_inference_slices",
+    "memory_format_of",
     "take_channels",
 ]
 
@@ -63,6 +64,17 @@ def take_channels(
     return torch.cat(
         [tensor.narrow(dim, 0, active - tail), tensor.narrow(dim, full - tail, tail)], dim
     )
+
+
+def memory_format_of(tensor: torch.Tensor) -> torch.memory_format:
+    """The memory format ``tensor`` is stored in: channels-last (``channels_last_3d`` for
+    5-D, ``channels_last`` for 4-D) when it is so and not also plainly contiguous, else
+    ``contiguous_format``; copies of a channels-last weight's slices keep its format."""
+    for dims, fmt in ((5, torch.channels_last_3d), (4, torch.channels_last)):
+        if tensor.dim() == dims and not tensor.is_contiguous():
+            if tensor.is_contiguous(memory_format=fmt):
+                return fmt
+    return torch.contiguous_format
 
 
 class SlimModule(nn.Module):
@@ -186,14 +198,16 @@ class _SlimConvNd(SlimModule):
 
     def _contiguous_weight_bias(self) -> tuple[torch.Tensor, Optional[torch.Tensor], int]:
         weight, bias, groups = self.active_weight_bias()
-        return weight.contiguous(), None if bias is None else bias.contiguous(), groups
+        weight = weight.contiguous(memory_format=memory_format_of(self.weight))
+        return weight, None if bias is None else bias.contiguous(), groups
 
     def _inference_weight_bias(self) -> tuple[torch.Tensor, Optional[torch.Tensor], int]:
         """Contiguous copies of the active slices, kept while the weights do not change.
 
         Without autograd a slice need not be a view; a contiguous copy spares the conv
         a re-layout of a strided weight at every call (most of the cost of an adaptive
-        forward over a static one for small configurations).
+        forward over a static one for small configurations). A channels-last weight's
+        copies are channels-last (:func:`memory_format_of`).
         """
         return self._inference_cache.get(
             self.width, (self.weight, self.bias), self._contiguous_weight_bias

@@ -149,7 +149,7 @@ def test_two_processes_with_init_method(kinetics_dir, tmp_path):
     assert (out / "checkpoints" / "checkpoint_epoch_00001.pyth").is_file()
 
 
-def _cfg(data, out, *extra):
+def train_only_cfg(data, out, *extra):
     """Training only (3 epochs, validated each): the checkpoints hold the weights."""
     return load_config(
         SLOW,
@@ -168,8 +168,10 @@ def _cfg(data, out, *extra):
     )
 
 
-def test_auto_resume_reaches_the_uninterrupted_weights(kinetics_dir, tmp_path, monkeypatch):
-    run(_cfg(kinetics_dir, tmp_path / "a"))
+def straight_and_resumed(make_cfg, tmp_path, monkeypatch):
+    """The last checkpoint's weights of an uninterrupted run of ``make_cfg(output)`` and
+    of one killed right after epoch 2's checkpoint, then resumed (TRAIN.AUTO_RESUME)."""
+    run(make_cfg(tmp_path / "a"))
     straight = load_checkpoint_file(checkpoint_path(str(tmp_path / "a"), 3))["model_state"]
 
     save = Checkpointer.save
@@ -182,18 +184,27 @@ def test_auto_resume_reaches_the_uninterrupted_weights(kinetics_dir, tmp_path, m
 
     monkeypatch.setattr(Checkpointer, "save", killed_after_epoch_2)
     with pytest.raises(KeyboardInterrupt):
-        run(_cfg(kinetics_dir, tmp_path / "b"))
+        run(make_cfg(tmp_path / "b"))
     monkeypatch.setattr(Checkpointer, "save", save)
     assert not checkpoint_path(str(tmp_path / "b"), 3).exists()
-    run(_cfg(kinetics_dir, tmp_path / "b"))
+    run(make_cfg(tmp_path / "b"))
     resumed = load_checkpoint_file(checkpoint_path(str(tmp_path / "b"), 3))["model_state"]
+    return straight, resumed
+
+
+def test_auto_resume_reaches_the_uninterrupted_weights(kinetics_dir, tmp_path, monkeypatch):
+    straight, resumed = straight_and_resumed(
+        lambda out: train_only_cfg(kinetics_dir, out), tmp_path, monkeypatch
+    )
     assert resumed.keys() == straight.keys()
     for key in straight:
         torch.testing.assert_close(resumed[key], straight[key], rtol=0, atol=0, msg=key)
 
 
 def test_non_finite_loss_names_epoch_and_iteration(kinetics_dir, tmp_path):
-    cfg = _cfg(kinetics_dir, tmp_path / "nan", "SOLVER.BASE_LR", "1e30", "SOLVER.MAX_EPOCH", "2")
+    cfg = train_only_cfg(
+        kinetics_dir, tmp_path / "nan", "SOLVER.BASE_LR", "1e30", "SOLVER.MAX_EPOCH", "2"
+    )
     with pytest.raises(FloatingPointError, match=r"epoch \d+, iteration \d+"):
         run(cfg)
 
