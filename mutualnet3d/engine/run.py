@@ -335,11 +335,11 @@ def _search(
         )
         logger.info("wrote %s, %s and %s", paths["search_table"], paths["query_table"], plot)
         logger.info(
-            "query table (%s split): the best configuration for any budget (%d of %d "
-            "configurations)\n%s",
-            split,
+            "query table: the best configuration for any budget (%d of %d configurations, "
+            "%s split)\n%s",
             len(front),
             len(results),
+            split,
             format_table(front, metric_name),
         )
 

@@ -50,4 +50,4 @@ def test_a_run_writes_one_table_per_split(tmp_path: Path) -> None:
     # Different digits: the accuracies differ somewhere (500 images each; one in 500 steps).
     assert any(val[c][1] != test[c][1] for c in val)
     log = (tmp_path / "stdout.log").read_text()
-    assert "query table (val split)" in log and "test split: wrote" in log
+    assert "configurations, val split)" in log and "test split: wrote" in log
