@@ -150,11 +150,16 @@ def val_curve(output: Path) -> list[float]:
     return curve
 
 
-def lookup(table: list[ConfigResult], config: Config) -> ConfigResult:
+def lookup(table: list[ConfigResult], config: Config, nearest: bool = False) -> ConfigResult:
+    """The row of ``config``; with ``nearest``, of the grid width nearest to its width at
+    its sizes (an I-Net width off the 0.05 grid, e.g. 0.8 on 0.63 + 0.05k)."""
     width, spatial, temporal = config
-    for row in table:
-        if abs(row.width - width) < 1e-6 and row.spatial == spatial and row.temporal == temporal:
+    rows = [r for r in table if r.spatial == spatial and r.temporal == temporal]
+    for row in rows:
+        if abs(row.width - width) < 1e-6:
             return row
+    if nearest and rows:
+        return min(rows, key=lambda r: abs(r.width - width))
     raise KeyError(f"configuration {name(config)} is not in the search table")
 
 
@@ -214,11 +219,12 @@ def study(part: str, seeds: list[int], out: Path, jobs: int) -> dict[str, Any]:
 
     vs_inet = []
     for config in spec["inet"]:
-        gflops = lookup(reference, config).gflops
-        same = [lookup(test, config).metric for _, test in tables["mutualnet"]]
+        gflops = lookup(reference, config, nearest=True).gflops
+        same = [lookup(test, config, nearest=True).metric for _, test in tables["mutualnet"]]
         best = [chosen_on_val(val, test, gflops) for val, test in tables["mutualnet"]]
         vs_inet.append({
-            "config": name(config), "gflops": gflops, "inet": inet[config], "mutualnet_same": same,
+            "config": name(config), "grid_config": lookup(reference, config, nearest=True).name,
+            "gflops": gflops, "inet": inet[config], "mutualnet_same": same,
             "mutualnet_best": [b.metric for b in best], "mutualnet_best_configs": [b.name for b in best],
             "best_minus_inet": [b.metric - i for b, i in zip(best, inet[config])],
         })
@@ -301,7 +307,7 @@ def plot_accuracy(path: Path, part: str, tables, inet, reference) -> None:
             ax.plot([r.gflops * 1e3 for r in front], [r.metric for r in front], "-o", color=color,
                     markersize=3, alpha=0.6, label=f"{label}, test front" if i == 0 else None)
     for k, (config, values) in enumerate(inet.items()):
-        ax.errorbar([lookup(reference, config).gflops * 1e3], [statistics.mean(values)],
+        ax.errorbar([lookup(reference, config, nearest=True).gflops * 1e3], [statistics.mean(values)],
                     yerr=[statistics.stdev(values) if len(values) > 1 else 0.0], fmt="s",
                     color="C3", capsize=3, label="I-Net (mean ± sd)" if k == 0 else None)
     ax.set_xscale("log")
