@@ -32,6 +32,7 @@ import numpy as np
 import torch
 
 from ..engine.forward import Inputs
+from ..evaluation.figures import cost_axes, pyplot, save_figure
 from ..slim import SubnetConfig
 from .budgeted import BudgetError, BudgetedModel
 from .logits import SplitLogits
@@ -261,26 +262,13 @@ def plot_cascade(
     """Accuracy vs (average) GFLOPs per clip: the static query table's configurations
     and the cascade fitted at each budget, both ``(gflops, accuracy)`` on the same
     clips; ``fitted``: the cascade on the split it was fitted on (dashed)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
+    fig, ax = pyplot().subplots(figsize=(6, 4), dpi=120)
     static, cascade = sorted(static), sorted(cascade)
     ax.plot(*zip(*static), "o-", c="C3", ms=4, label="query table (one configuration)")
     ax.plot(*zip(*cascade), "s-", c="C0", ms=4, label="cascade (average GFLOPs)")
     if fitted:
         ax.plot(*zip(*sorted(fitted)), "--", c="C0", alpha=0.5, lw=1, label="cascade, fit split")
-    ax.set_xscale("log")
-    ax.set_xlabel("GFLOPs per clip (log scale)")
-    ax.set_ylabel(metric_label)
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(loc="lower right", fontsize=8)
+    cost_axes(ax, "GFLOPs per clip (log scale)", metric_label)
     if title:
         ax.set_title(title, fontsize=9)
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)

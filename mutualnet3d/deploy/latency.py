@@ -31,6 +31,7 @@ from typing import Any, Callable, Mapping, Optional, Sequence
 import simplejson
 import torch
 
+from ..evaluation.figures import cost_axes, pyplot, save_figure
 from ..evaluation.search import ConfigResult, pareto_front
 from .budgeted import BudgetedModel, subnet_config
 
@@ -345,16 +346,11 @@ def plot_fronts(
     """Two panels: accuracy vs GFLOPs and accuracy vs ms (``batch_size``, default the
     first), every configuration (dots), each panel's own front (line) and the other
     cost's front (open markers), so the configurations the two disagree on stand out."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     batch = table.batch_sizes[0] if batch_size is None else batch_size
     ms = table.cost(batch)
     fronts = {"GFLOPs": table.flops_front(), "ms": table.front(batch)}
     costs = {"GFLOPs": lambda r: r.gflops, "ms": ms}
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4), dpi=120)
+    fig, axes = pyplot().subplots(1, 2, figsize=(10, 4), dpi=120)
     for ax, (unit, other) in zip(axes, (("GFLOPs", "ms"), ("ms", "GFLOPs"))):
         cost = costs[unit]
         ax.scatter(
@@ -381,15 +377,7 @@ def plot_fronts(
             edgecolors="C0",
             label=f"front by {other}",
         )
-        ax.set_xscale("log")
         label = "GFLOPs per clip" if unit == "GFLOPs" else f"ms per call, batch {batch}"
-        ax.set_xlabel(f"{label} (log scale)")
-        ax.set_ylabel(metric_label)
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend(loc="lower right", fontsize=7)
+        cost_axes(ax, f"{label} (log scale)", metric_label, legend_size=7)
     fig.suptitle(title or f"{table.device}, {table.threads} threads", fontsize=9)
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)

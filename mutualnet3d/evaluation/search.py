@@ -15,6 +15,8 @@ from typing import Any, Callable, Optional, Sequence, TypeVar
 
 import simplejson
 
+from .figures import cost_axes, pyplot, save_figure
+
 __all__ = [
     "ConfigResult",
     "format_table",
@@ -141,11 +143,7 @@ def plot_tables(
     results: Sequence[ConfigResult], path: str, metric_name: str = "top-1 (%)", title: str = ""
 ) -> Path:
     """Accuracy vs GFLOPs: every configuration (dots) and the query table (line)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     front = pareto_front(results)
     fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
     ax.scatter(
@@ -167,15 +165,7 @@ def plot_tables(
         ax.annotate(
             r.name, (r.gflops, r.metric), fontsize=7, xytext=(4, -10), textcoords="offset points"
         )
-    ax.set_xscale("log")
-    ax.set_xlabel("GFLOPs per clip (log scale)")
-    ax.set_ylabel(metric_name)
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(loc="lower right", fontsize=8)
+    cost_axes(ax, "GFLOPs per clip (log scale)", metric_name)
     if title:
         ax.set_title(title, fontsize=9)
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
