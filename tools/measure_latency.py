@@ -24,7 +24,6 @@ number that follows it, so put a single-valued option or ``--cfg`` between them.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -39,10 +38,10 @@ from mutualnet3d.deploy import (
     load_calibrated,
     measure_latency,
     plot_fronts,
+    search_rows,
     write_latency_tables,
 )
 from mutualnet3d.engine.spec import RunSpec
-from mutualnet3d.evaluation import read_table
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -112,8 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     load_calibrated(model, spec.output_dir)
     model.to(device)
     out = Path(spec.output_dir)
-    rows = read_table(str(out / "search_table.json"))
-    metric = json.loads((out / "search_table.json").read_text())["metric"]
+    rows, metric = search_rows(spec.output_dir)
     budgeted = BudgetedModel(model, rows, align_corners=spec.resize_align_corners)
     table = measure_latency(
         budgeted,
