@@ -85,7 +85,8 @@ def write_video(
 
 
 def reference(path: Path) -> tuple[list[np.ndarray], float]:
-    """Every frame a whole-file decode gives (packet by packet, bad ones skipped)."""
+    """Every frame a whole-file decode gives (packet by packet, bad ones skipped) and
+    the header's frame rate."""
     frames = []
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
@@ -95,7 +96,7 @@ def reference(path: Path) -> tuple[list[np.ndarray], float]:
             except av.FFmpegError:
                 pass
         rate = stream.average_rate
-    return frames, float(rate)
+    return frames, float(rate or 0)  # 0: the header gives none (Ogg)
 
 
 def spec(root: Path, names: list[str], num_frames=4, rate=4, views=3) -> DatasetSpec:
