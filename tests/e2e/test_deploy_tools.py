@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -57,8 +58,10 @@ def tiny_run(tmp_path_factory) -> list[str]:
     return opts
 
 
-def test_budgeted_model_gives_the_static_exports_logits_on_the_query_table(tiny_run):
-    spec = RunSpec.from_cfg(load_config(DEMO, tiny_run))
+def _budgeted_equals_static(opts: list[str]) -> None:
+    """At every configuration of the run's query table, in both orders, a budget call
+    gives the static export's logits."""
+    spec = RunSpec.from_cfg(load_config(DEMO, opts))
     model = spec.model.build()
     load_calibrated(model, spec.output_dir)
     query = read_table(str(Path(spec.output_dir) / "query_table.json"))
@@ -72,6 +75,22 @@ def test_budgeted_model_gives_the_static_exports_logits_on_the_query_table(tiny_
         got = budgeted(clip, budget_gflops=row.gflops)
         assert budgeted.last_config == config
         torch.testing.assert_close(got, expected, rtol=0, atol=1e-5)
+
+
+def test_budgeted_model_gives_the_static_exports_logits_on_the_query_table(tiny_run):
+    _budgeted_equals_static(tiny_run)
+
+
+DEMO_OUTPUT = os.environ.get("MUTUALNET3D_DEMO_OUTPUT", "")
+
+
+@pytest.mark.skipif(
+    not DEMO_OUTPUT,
+    reason="set MUTUALNET3D_DEMO_OUTPUT to a finished run of configs/Demo/"
+    "MutualNet_Slow_Digits.yaml (its OUTPUT_DIR) to check its query table",
+)
+def test_budgeted_model_gives_the_static_exports_logits_on_the_demos_query_table():
+    _budgeted_equals_static(["OUTPUT_DIR", DEMO_OUTPUT])
 
 
 def test_measure_latency_writes_the_table_both_fronts_and_their_differences(tiny_run, capsys):
