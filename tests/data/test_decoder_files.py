@@ -299,6 +299,9 @@ def test_truncated_and_random_files_are_skipped_named_and_counted(tmp_path: Path
         assert str(tmp_path / name) in str(info.value)
     s = spec(tmp_path, ["good.mp4", "cut.mp4", "noise.mp4"])
     train = build_dataset(s, "train")
+    # Replacements are drawn from torch's global RNG; with 2 of 3 files broken, 10 unseeded
+    # retries miss the good one (2/3)^10 of the time: seeded, the test does not flake.
+    torch.manual_seed(0)
     with pytest.warns(UserWarning):
         for i in (1, 2):
             assert train[i]["inputs"][0].shape[1] == 4  # replaced by a readable video
